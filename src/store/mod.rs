@@ -1,0 +1,213 @@
+//! The SQLite mirror: opening, migrations, and every statement the program runs.
+//! This is the only module that speaks SQL; callers hand it normalized rows and
+//! get counts back. See `migrations/` for the schema.
+
+mod mirror;
+mod state;
+
+pub use mirror::{PageCounts, Rows};
+pub use state::{lease_owner_id, Lease, RunCounts, RunKind, RunOutcome, RunSummary, StreamStatus};
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The migrations compiled into this binary, in order. Entry `i` moves the
+/// database from `user_version` i to i + 1.
+const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../../migrations/0001_init.sql"),
+)];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How long a writer waits for another process's transaction before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, but this auditmirror only knows versions up to \
+         {supported}; it was written by a newer release. Upgrade auditmirror (the file was not modified)"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error("migration {name} failed on {path}: {source}")]
+    Migration {
+        path: PathBuf,
+        name: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "stream {stream} is now leased by {holder}: another auditmirror process took it over; this run \
+         stopped without writing"
+    )]
+    LeaseLost { stream: String, holder: String },
+    #[error("database {path}: stored value `{value}` in {column} is not a timestamp")]
+    Corrupt {
+        path: PathBuf,
+        column: &'static str,
+        value: String,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An open mirror database. One per thread; open several for concurrent writers.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the mirror at `path` and applies pending
+    /// migrations. A database newer than this binary is refused untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // A missing directory surfaces as SQLite's "unable to open" below.
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut store = Store { conn, path };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing mirror for reading only; never creates or migrates.
+    /// Returns `Ok(None)` when there is no file at `path`.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Option<Store>> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
+            |source| StoreError::Sqlite {
+                path: path.clone(),
+                source,
+            },
+        )?;
+        let store = Store { conn, path };
+        store
+            .conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| store.err(e))?;
+        let found = store.user_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: store.path,
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(Some(store))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file.
+    pub fn user_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.err(e))?;
+        // Refuse a newer schema before anything (even the journal mode) is changed.
+        let found = self.user_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn.set_prepared_statement_cache_capacity(32);
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        loop {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            // Read inside the write lock: another process may have migrated meanwhile.
+            let current: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            if current > SCHEMA_VERSION {
+                return Err(StoreError::TooNew {
+                    path: self.path.clone(),
+                    found: current,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            let Some(&(name, sql)) = MIGRATIONS.get(current as usize) else {
+                return Ok(());
+            };
+            let applied = tx
+                .execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", current + 1))
+                .and_then(|()| tx.commit());
+            applied.map_err(|source| StoreError::Migration {
+                path: self.path.clone(),
+                name,
+                source,
+            })?;
+        }
+    }
+
+    fn err(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Direct access for tests and read-only diagnostics in this crate.
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! Time handling shared by every layer: the mirror's fixed-width UTC text form,
+//! parsing vendor timestamps with any offset, and human durations (`15m`, `1d`).
+//! Instants are compared as instants, never as strings from the wire.
+
+use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use std::time::Duration;
+
+/// Formats an instant in the mirror's stored form, `YYYY-MM-DDTHH:MM:SS.ffffffZ`:
+/// fixed width, so text order is time order.
+pub fn fmt_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Microseconds since the Unix epoch, the unit the mirror's clock counts in.
+pub fn to_micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The instant `micros` after the Unix epoch (saturating at chrono's range).
+pub fn from_micros(micros: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(micros)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Parses an RFC 3339 / ISO-8601 instant with any offset (`Z`, `-08:00`, `+05:30`)
+/// and truncates it to whole microseconds, the mirror's precision.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    let t = DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc);
+    Ok(from_micros(to_micros(t)))
+}
+
+/// Parses a mirror-stored timestamp back into an instant.
+pub fn parse_stored(s: &str) -> Option<DateTime<Utc>> {
+    parse_instant(s).ok()
+}
+
+/// Parses a human duration such as `90s`, `15m`, `2h`, `1d`, `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 90s, 15m, 2h or 1d"))
+}
+
+/// Formats a duration the way the config accepts it back (`15m`, `1day`).
+pub fn fmt_duration(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".to_owned();
+    }
+    humantime::format_duration(d).to_string()
+}
+
+/// `d` as a chrono duration, saturating instead of overflowing.
+pub fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn offsets_become_the_same_utc_instant() {
+        let a = parse_instant("2018-02-17T02:30:00-08:00").unwrap();
+        let b = parse_instant("2018-02-17T16:00:00+05:30").unwrap();
+        let c = parse_instant("2018-02-17T10:30:00Z").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(fmt_utc(a), "2018-02-17T10:30:00.000000Z");
+    }
+
+    #[test]
+    fn sub_microsecond_digits_are_truncated() {
+        let t = parse_instant("2024-01-01T00:00:00.123456789Z").unwrap();
+        assert_eq!(fmt_utc(t), "2024-01-01T00:00:00.123456Z");
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for s in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01 00:00:00",
+        ] {
+            assert!(parse_instant(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn durations_parse_and_print_back() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5_400));
+        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("15 minutes ago").is_err());
+        assert!(parse_duration("-1d").is_err());
+        for d in ["15m", "1day", "2h 30m", "0s"] {
+            let parsed = parse_duration(d).unwrap();
+            assert_eq!(parse_duration(&fmt_duration(parsed)).unwrap(), parsed);
+        }
+    }
+
+    proptest! {
+        /// The stored form sorts as text exactly as the instants sort, whatever
+        /// offset the vendor used.
+        #[test]
+        fn stored_text_order_is_time_order(
+            a in -2_000_000_000_000_000i64..4_000_000_000_000_000i64,
+            b in -2_000_000_000_000_000i64..4_000_000_000_000_000i64,
+            off_a in -50_400i32..50_400, off_b in -50_400i32..50_400,
+        ) {
+            // Keep years within 0000..9999 so the text stays fixed width.
+            let (ta, tb) = (from_micros(a / 1000 * 1000), from_micros(b / 1000 * 1000));
+            prop_assume!(fmt_utc(ta).len() == 27 && fmt_utc(tb).len() == 27);
+            let wire_a = ta.with_timezone(&chrono::FixedOffset::east_opt(off_a / 60 * 60).unwrap()).to_rfc3339();
+            let wire_b = tb.with_timezone(&chrono::FixedOffset::east_opt(off_b / 60 * 60).unwrap()).to_rfc3339();
+            let (pa, pb) = (parse_instant(&wire_a).unwrap(), parse_instant(&wire_b).unwrap());
+            prop_assert_eq!(pa, ta);
+            prop_assert_eq!(pb, tb);
+            prop_assert_eq!(fmt_utc(pa).cmp(&fmt_utc(pb)), pa.cmp(&pb));
+            prop_assert_eq!(parse_stored(&fmt_utc(pa)), Some(pa));
+        }
+    }
+}
