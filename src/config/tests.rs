@@ -1,0 +1,313 @@
+use super::*;
+use secrecy::ExposeSecret;
+
+fn now() -> DateTime<Utc> {
+    parse_instant("2026-11-24T12:00:00Z").unwrap()
+}
+
+fn parse(src: &str) -> Result<Config, ConfigError> {
+    Config::parse(src, Path::new("/etc/auditmirror/auditmirror.toml"), now())
+}
+
+const GONG: &str = "[[gong]]\nname = \"acme\"\naccess_key = \"AK-inline-1234\"\naccess_key_secret = \"SK-inline-5678\"\n";
+const GENESYS: &str = "[[genesys]]\nname = \"emea\"\nregion = \"mypurecloud.ie\"\nclient_id = \"cid\"\nclient_secret = \"CS-inline-9999\"\n";
+
+/// The example file, with its credential directory pointed at real files.
+fn example_with_credentials(dir: &Path) -> String {
+    for name in ["gong-acme-key", "gong-acme-secret", "genesys-emea"] {
+        std::fs::write(dir.join(name), format!("{name}-value\n")).unwrap();
+    }
+    let example = include_str!("../../config.example.toml");
+    example.replace(
+        "/run/credentials/auditmirror.service",
+        dir.to_str().unwrap(),
+    )
+}
+
+#[test]
+fn example_file_loads_with_documented_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = parse(&example_with_credentials(dir.path())).unwrap();
+    assert_eq!(
+        cfg.database_path,
+        PathBuf::from("/var/lib/auditmirror/mirror.sqlite")
+    );
+    let g = &cfg.gong[0];
+    assert_eq!(g.name, "acme");
+    assert_eq!(g.base_url, "https://us-12345.api.gong.io");
+    assert_eq!(g.log_types, GONG_LOG_TYPES);
+    assert_eq!(g.requests_per_second, 2.5);
+    assert_eq!(g.daily_request_budget, 10_000);
+    match &g.auth {
+        GongAuth::Basic {
+            access_key,
+            access_key_secret,
+        } => {
+            assert_eq!(access_key.value().expose_secret(), "gong-acme-key-value");
+            assert_eq!(
+                access_key_secret.value().expose_secret(),
+                "gong-acme-secret-value"
+            );
+            assert!(matches!(access_key_secret.origin(), SecretOrigin::File(_)));
+        }
+        GongAuth::Bearer { .. } => panic!("example uses basic auth"),
+    }
+    let s = &g.settings;
+    assert_eq!(s.schedule, "0 */5 * * * *");
+    assert_eq!(s.lookback, Duration::from_secs(900));
+    assert_eq!(s.settle, Duration::from_secs(120));
+    assert_eq!(s.start, Start::Ago(Duration::from_secs(30 * 86_400)));
+    assert_eq!(s.window, Duration::from_secs(86_400));
+    assert_eq!(s.window_records, 10_000);
+    let e = &cfg.genesys[0];
+    assert_eq!(e.api_base_url, "https://api.mypurecloud.ie");
+    assert_eq!(e.login_base_url, "https://login.mypurecloud.ie");
+    assert_eq!(e.requests_per_minute, 300);
+    assert!(e.services.is_empty());
+    assert_eq!(
+        e.client_secret.value().expose_secret(),
+        "genesys-emea-value"
+    );
+}
+
+#[test]
+fn defaults_are_inherited_and_overridden_per_account() {
+    let src = format!(
+        "[defaults]\nlookback = \"1h\"\nschedule = \"*/30 * * * * *\"\n\n{GONG}lookback = \"5m\"\n\n{GENESYS}window = \"7d\"\nstart = 2026-01-01T00:00:00Z\n"
+    );
+    let cfg = parse(&src).unwrap();
+    assert_eq!(cfg.gong[0].settings.lookback, Duration::from_secs(300));
+    assert_eq!(cfg.gong[0].settings.schedule, "*/30 * * * * *");
+    assert_eq!(cfg.genesys[0].settings.lookback, Duration::from_secs(3600));
+    assert_eq!(
+        cfg.genesys[0].settings.window,
+        Duration::from_secs(7 * 86_400)
+    );
+    assert_eq!(
+        cfg.genesys[0].settings.start,
+        Start::At(parse_instant("2026-01-01T00:00:00Z").unwrap())
+    );
+}
+
+#[test]
+fn several_accounts_and_relative_paths() {
+    let src = format!(
+        "[database]\npath = \"data/m.sqlite\"\n{GONG}\n[[gong]]\nname = \"beta\"\nbearer_token = \"tok\"\nlog_types = [\"AccessLog\"]\n\n{GENESYS}\n[[genesys]]\nname = \"us\"\nregion = \"us_east_1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+    );
+    let cfg = parse(&src).unwrap();
+    assert_eq!(
+        cfg.database_path,
+        PathBuf::from("/etc/auditmirror/data/m.sqlite")
+    );
+    assert_eq!(cfg.gong.len(), 2);
+    assert!(matches!(cfg.gong[1].auth, GongAuth::Bearer { .. }));
+    assert_eq!(cfg.genesys[1].api_base_url, "https://api.mypurecloud.com");
+}
+
+#[test]
+fn loopback_http_is_allowed_for_the_simulator() {
+    let src = "[[gong]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:41001/\"\nbearer_token = \"t\"\n\n[[genesys]]\nname = \"sim\"\napi_base_url = \"http://localhost:41002\"\nlogin_base_url = \"http://[::1]:41002\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+    let cfg = parse(src).unwrap();
+    assert_eq!(cfg.gong[0].base_url, "http://127.0.0.1:41001");
+    assert_eq!(cfg.genesys[0].login_base_url, "http://[::1]:41002");
+}
+
+/// Each malformed config fails, naming the key (and the line it is on).
+#[test]
+fn malformed_configs_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreadable = dir.path().join("missing-secret-file");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "bad cron",
+            format!("[defaults]\nschedule = \"*/5 * * * *\"\n{GONG}"),
+            "defaults.schedule",
+        ),
+        (
+            "unknown key",
+            format!("{GONG}acces_key_secret = \"x\"\n"),
+            "acces_key_secret",
+        ),
+        (
+            "unknown top-level table",
+            format!("[databse]\npath = \"x\"\n{GONG}"),
+            "databse",
+        ),
+        (
+            "duplicate account",
+            format!("{GONG}\n{GONG}"),
+            "gong[acme].name",
+        ),
+        (
+            "missing secret",
+            "[[gong]]\nname = \"acme\"\naccess_key = \"k\"\n".to_owned(),
+            "gong[acme].access_key_secret",
+        ),
+        (
+            "http to non-loopback",
+            format!("{GONG}base_url = \"http://us-1.api.gong.io\"\n"),
+            "gong[acme].base_url",
+        ),
+        (
+            "bad duration",
+            format!("{GONG}lookback = \"15 minutes ago\"\n"),
+            "gong[acme].lookback",
+        ),
+        (
+            "start in the future",
+            format!("{GONG}start = \"2030-01-01T00:00:00Z\"\n"),
+            "gong[acme].start",
+        ),
+        (
+            "empty log_types",
+            format!("{GONG}log_types = []\n"),
+            "gong[acme].log_types",
+        ),
+        (
+            "unknown log type",
+            format!("{GONG}log_types = [\"AuditLog\"]\n"),
+            "gong[acme].log_types",
+        ),
+        (
+            "unreadable secret file",
+            format!(
+                "[[gong]]\nname = \"acme\"\naccess_key = \"k\"\naccess_key_secret_file = \"{}\"\n",
+                unreadable.display()
+            ),
+            "gong[acme].access_key_secret_file",
+        ),
+        (
+            "both KEY and KEY_file",
+            format!("{GONG}access_key_secret_file = \"/x\"\n"),
+            "gong[acme].access_key_secret",
+        ),
+        (
+            "unset env secret",
+            GENESYS.replace(
+                "client_secret = \"CS-inline-9999\"",
+                "client_secret_env = \"AUDITMIRROR_TEST_UNSET_VAR\"",
+            ),
+            "genesys[emea].client_secret_env",
+        ),
+        (
+            "window over 31 days",
+            format!("{GENESYS}window = \"32d\"\n"),
+            "genesys[emea].window",
+        ),
+        (
+            "unknown region",
+            GENESYS.replace("mypurecloud.ie", "mypurecloud.ei"),
+            "genesys[emea].region",
+        ),
+        (
+            "bad rate",
+            format!("{GONG}requests_per_second = 0.0\n"),
+            "gong[acme].requests_per_second",
+        ),
+        (
+            "wrong type",
+            format!("{GONG}daily_request_budget = \"lots\"\n"),
+            "daily_request_budget",
+        ),
+        (
+            "bad account name",
+            GONG.replace("\"acme\"", "\"ac me\""),
+            "gong.name",
+        ),
+        (
+            "ftp scheme",
+            GENESYS.replace(
+                "region = \"mypurecloud.ie\"",
+                "api_base_url = \"ftp://x\"\nlogin_base_url = \"https://login.x\"",
+            ),
+            "genesys[emea].api_base_url",
+        ),
+    ];
+    assert!(cases.len() >= 10);
+    for (what, src, key) in cases {
+        let err = match parse(&src) {
+            Ok(_) => panic!("{what}: config was accepted:\n{src}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains(key),
+            "{what}: error does not name `{key}`: {err}"
+        );
+        assert!(
+            err.contains("line") || err.contains(".toml:"),
+            "{what}: error gives no line: {err}"
+        );
+        assert!(
+            !err.contains("inline-"),
+            "{what}: error shows a secret: {err}"
+        );
+    }
+}
+
+#[test]
+fn errors_point_at_the_right_line() {
+    let src = format!("{GONG}\nlookback = \"nope\"\n");
+    let err = parse(&src).unwrap_err().to_string();
+    assert!(
+        err.starts_with("/etc/auditmirror/auditmirror.toml:6: gong[acme].lookback:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn secrets_never_reach_debug_or_render() {
+    std::env::set_var("AUDITMIRROR_TEST_GENESYS_SECRET", "CS-env-4242");
+    let src = format!(
+        "{GONG}\n{}",
+        GENESYS.replace(
+            "client_secret = \"CS-inline-9999\"",
+            "client_secret_env = \"AUDITMIRROR_TEST_GENESYS_SECRET\""
+        )
+    );
+    let cfg = parse(&src).unwrap();
+    let shown = format!("{cfg:?}\n{}", cfg.render());
+    for secret in ["AK-inline-1234", "SK-inline-5678", "CS-env-4242"] {
+        assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+    }
+    assert!(shown.contains("[redacted] (from $AUDITMIRROR_TEST_GENESYS_SECRET)"));
+    // The rendered config is itself valid TOML.
+    toml::from_str::<toml::Table>(&cfg.render()).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn inline_secret_in_a_readable_file_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auditmirror.toml");
+    std::fs::write(&path, GONG).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = Config::load(&path).unwrap();
+    assert!(
+        cfg.warnings.iter().any(|w| w.contains("chmod 600")),
+        "{:?}",
+        cfg.warnings
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(Config::load(&path).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn cron_is_checked_like_the_scheduler_does() {
+    assert!(check_cron("0 */5 * * * *").is_ok());
+    assert!(check_cron("*/1 * * * * *").is_ok());
+    assert!(check_cron("@hourly").is_ok());
+    assert!(check_cron("*/5 * * * *").is_err());
+    assert!(check_cron("0 61 * * * *").is_err());
+    assert!(check_cron("").is_err());
+}
+
+#[test]
+fn start_resolves_against_now() {
+    let at = parse_instant("2026-11-01T00:00:00Z").unwrap();
+    assert_eq!(Start::At(at).resolve(now()), at);
+    assert_eq!(
+        Start::Ago(Duration::from_secs(86_400)).resolve(now()),
+        parse_instant("2026-11-23T12:00:00Z").unwrap()
+    );
+}
