@@ -10,7 +10,15 @@
 //! `ARCHITECTURE.md` shows how data flows between them.
 
 pub mod config;
+pub mod connector;
+pub mod connectors;
+pub mod demo;
+pub mod http;
+pub mod progress;
 pub mod record;
+pub mod simulator;
 pub mod status;
 pub mod store;
+pub mod streams;
+pub mod sync;
 pub mod time;

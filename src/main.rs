@@ -3,7 +3,11 @@
 
 use anyhow::Context as _;
 use auditmirror::config::Config;
-use auditmirror::store::{Store, StoreError};
+use auditmirror::connector::Window;
+use auditmirror::record::Source;
+use auditmirror::store::{lease_owner_id, Store, StoreError};
+use auditmirror::streams::{self, BuildError, Selector};
+use auditmirror::sync::{Options, Outcome, Range, Report};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +46,132 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One incremental pass over the selected streams, then exit.
+    Sync(Selectors),
+    /// Re-read a bounded range of the selected streams; watermarks stay where they are.
+    Backfill {
+        /// Start: an RFC 3339 instant, or a duration back from now (e.g. 7d).
+        #[arg(long, value_parser = parse_when)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End (exclusive), in the same forms.
+        #[arg(long, value_parser = parse_when)]
+        to: chrono::DateTime<chrono::Utc>,
+        #[command(flatten)]
+        selectors: Selectors,
+    },
+    /// Start the simulators, sync everything into ./auditmirror-demo.sqlite, show what is there.
+    Demo,
+    /// Serve the fake Gong and Genesys APIs on loopback until stopped.
+    Simulate(Box<SimulateArgs>),
+}
+
+#[derive(clap::Args)]
+struct Selectors {
+    /// Only this source.
+    #[arg(long, value_parser = ["gong", "genesys"])]
+    source: Option<String>,
+    /// Only this account (its `name` in the config).
+    #[arg(long)]
+    account: Option<String>,
+    /// Only this stream (a Gong log type, or `audits`).
+    #[arg(long)]
+    stream: Option<String>,
+}
+
+impl Selectors {
+    fn selector(self) -> Selector {
+        Selector {
+            source: self.source.as_deref().and_then(Source::parse),
+            account: self.account,
+            stream: self.stream,
+        }
+    }
+}
+
+fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    auditmirror::time::parse_instant(s)
+        .or_else(|_| parse_duration(s).map(|d| chrono::Utc::now() - auditmirror::time::chrono_duration(d)))
+        .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Loopback address to serve both APIs on (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: std::net::SocketAddr,
+    /// Seed of the generated data; the same seed serves the same data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Days of history before now.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Stop the data at start-up instead of letting new events arrive as time passes.
+    #[arg(long)]
+    finite: bool,
+    /// Gong entries per day and log type.
+    #[arg(long, default_value_t = 500)]
+    gong_per_day: u64,
+    /// Genesys audit messages per day.
+    #[arg(long, default_value_t = 1000)]
+    genesys_per_day: u64,
+    /// Answer 429 above this many Gong requests per second (Gong's default is 3).
+    #[arg(long)]
+    gong_rps: Option<f64>,
+    /// Answer 429 above this many Genesys requests per minute and token (default 300).
+    #[arg(long)]
+    genesys_rpm: Option<u32>,
+    /// Lifetime of Genesys access tokens, e.g. 30s.
+    #[arg(long, value_parser = parse_duration, default_value = "1d")]
+    token_ttl: std::time::Duration,
+    /// Share of events (0 to 1) served only `--late-delay` after their time.
+    #[arg(long, default_value_t = 0.0)]
+    late_fraction: f64,
+    #[arg(long, value_parser = parse_duration, default_value = "1m")]
+    late_delay: std::time::Duration,
+    /// Every Nth record is malformed (bad timestamp or wrong types).
+    #[arg(long, default_value_t = 0)]
+    malformed_every: u64,
+    /// Every Nth Gong page repeats the previous page's last entry.
+    #[arg(long, default_value_t = 0)]
+    duplicate_every: u64,
+    /// Every Nth Genesys message changes each time the data's revision moves.
+    #[arg(long, default_value_t = 0)]
+    changed_every: u64,
+    /// The first N Genesys query transactions end Failed.
+    #[arg(long, default_value_t = 0)]
+    fail_first_transactions: u32,
+    /// Genesys query transactions over longer intervals than this end Failed.
+    #[arg(long, value_parser = parse_duration)]
+    fail_longer_than: Option<std::time::Duration>,
+    /// Every Nth request answers 429 with Retry-After: 1.
+    #[arg(long, default_value_t = 0)]
+    fault_429_every: u32,
+    /// Every Nth request starts a burst of --fault-5xx-burst server errors.
+    #[arg(long, default_value_t = 0)]
+    fault_5xx_every: u32,
+    #[arg(long, default_value_t = 1)]
+    fault_5xx_burst: u32,
+    /// Every Nth request is delayed by --slow-ms.
+    #[arg(long, default_value_t = 0)]
+    fault_slow_every: u32,
+    #[arg(long, default_value_t = 2000)]
+    slow_ms: u32,
+    /// Every Nth request is never answered.
+    #[arg(long, default_value_t = 0)]
+    fault_hang_every: u32,
+    /// Every Nth successful response is cut in half.
+    #[arg(long, default_value_t = 0)]
+    fault_truncate_every: u32,
+    /// Every Nth request with a cursor is told the cursor expired.
+    #[arg(long, default_value_t = 0)]
+    fault_expire_cursor_every: u32,
+    /// Write every record served at start-up to FILE, one JSON object per line.
+    #[arg(long)]
+    truth: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    auditmirror::time::parse_duration(s)
 }
 
 /// An error with the exit code it deserves.
@@ -109,7 +239,216 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Sync(sel) => {
+            let config = load_config(&cli.config)?;
+            runtime()?.block_on(sync_streams(&config, sel.selector(), Range::Incremental))
+        }
+        Command::Backfill {
+            from,
+            to,
+            selectors,
+        } => {
+            if from >= to {
+                return Err(Failure {
+                    code: EXIT_USAGE,
+                    error: anyhow::anyhow!("--from must be before --to"),
+                });
+            }
+            let config = load_config(&cli.config)?;
+            runtime()?.block_on(sync_streams(
+                &config,
+                selectors.selector(),
+                Range::Bounded(Window::new(from, to)),
+            ))
+        }
+        Command::Demo => runtime()?.block_on(demo()),
+        Command::Simulate(args) => runtime()?.block_on(simulate(*args)),
     }
+}
+
+async fn sync_streams(config: &Config, sel: Selector, range: Range) -> Result<(), Failure> {
+    let store = Store::open(&config.database_path).map_err(db_failure)?;
+    let streams = streams::build(config, &sel, &store).map_err(|e| match e {
+        BuildError::Store(e) => db_failure(e),
+        other => Failure {
+            code: EXIT_USAGE,
+            error: other.into(),
+        },
+    })?;
+    drop(store);
+    let opts = Options {
+        db_path: config.database_path.clone(),
+        owner: lease_owner_id(),
+        lease_ttl: std::time::Duration::from_secs(120),
+        progress: auditmirror::progress::bars(),
+    };
+    let reports = auditmirror::sync::run_all(streams, range, opts).await;
+    for r in &reports {
+        println!("{r}");
+    }
+    outcome(&reports)
+}
+
+/// Exit 0 when every stream succeeded or was skipped, else 1 with the reason.
+fn outcome(reports: &[Report]) -> Result<(), Failure> {
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Failed { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect();
+    match failed.as_slice() {
+        [] => Ok(()),
+        [one] => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!("{one}"),
+        }),
+        [first, ..] => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!(
+                "{} of {} streams failed; the first: {first}",
+                failed.len(),
+                reports.len()
+            ),
+        }),
+    }
+}
+
+async fn demo() -> Result<(), Failure> {
+    let dir = std::env::current_dir()
+        .context("cannot read the current directory")
+        .map_err(|error| Failure {
+            code: EXIT_USAGE,
+            error,
+        })?;
+    let summary = auditmirror::demo::run(&dir, auditmirror::progress::bars())
+        .await
+        .map_err(|e| match e {
+            auditmirror::demo::DemoError::Store(e) => db_failure(e),
+            other => Failure {
+                code: EXIT_STREAM_FAILED,
+                error: other.into(),
+            },
+        })?;
+    println!(
+        "\nSynced the built-in simulators into {} in {:.1}s:\n",
+        summary.db.display(),
+        summary.elapsed.as_secs_f64()
+    );
+    for r in &summary.reports {
+        println!("  {r}");
+    }
+    let requests: i64 = summary.reports.iter().map(|r| r.counts.requests).sum();
+    let total: i64 = summary.rows.iter().map(|r| r.3).sum();
+    println!("\n{total} rows from {requests} requests. Rows per stream:");
+    for (source, account, stream, n) in &summary.rows {
+        println!("  {source}/{account}/{stream:28} {n:>8}");
+    }
+    for (question, sql, (columns, rows)) in &summary.examples {
+        println!("\n-- {question}\n{sql};\n");
+        println!("  {}", columns.join(" | "));
+        for row in rows {
+            println!("  {}", row.join(" | "));
+        }
+        if rows.is_empty() {
+            println!("  (no rows)");
+        }
+    }
+    println!(
+        "\nExplore it yourself:  sqlite3 {} 'SELECT * FROM audit_event LIMIT 5'\nThe config the demo used: {}",
+        summary.db.display(),
+        summary.config.display()
+    );
+    outcome(&summary.reports)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(|error| Failure {
+            code: EXIT_STREAM_FAILED,
+            error,
+        })
+}
+
+async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
+    use auditmirror::simulator::{faults::Faults, LateEvents, SimConfig};
+    let usage = |error: anyhow::Error| Failure {
+        code: EXIT_USAGE,
+        error,
+    };
+    let now = chrono::Utc::now();
+    let mut cfg = SimConfig::new(a.seed);
+    cfg.origin = now - chrono::Duration::days(a.days.into());
+    cfg.end = a.finite.then_some(now);
+    cfg.gong_per_day = a.gong_per_day;
+    cfg.genesys_per_day = a.genesys_per_day;
+    cfg.gong_requests_per_second = a.gong_rps;
+    cfg.genesys_requests_per_minute = a.genesys_rpm;
+    cfg.token_ttl = a.token_ttl;
+    cfg.late = (a.late_fraction > 0.0).then_some(LateEvents {
+        fraction: a.late_fraction,
+        delay: a.late_delay,
+    });
+    cfg.malformed_every = a.malformed_every;
+    cfg.duplicate_every = a.duplicate_every;
+    cfg.changed_every = a.changed_every;
+    cfg.fail_first_transactions = a.fail_first_transactions;
+    cfg.fail_transactions_longer_than = a.fail_longer_than;
+    let sim = auditmirror::simulator::start(cfg, a.listen)
+        .await
+        .with_context(|| format!("cannot serve the simulator on {}", a.listen))
+        .map_err(usage)?;
+    let f = sim.faults();
+    for (switch, value) in [
+        (&f.http_429_every, a.fault_429_every),
+        (&f.http_5xx_every, a.fault_5xx_every),
+        (&f.http_5xx_burst, a.fault_5xx_burst),
+        (&f.slow_every, a.fault_slow_every),
+        (&f.slow_ms, a.slow_ms),
+        (&f.hang_every, a.fault_hang_every),
+        (&f.truncate_every, a.fault_truncate_every),
+        (&f.expire_cursor_every, a.fault_expire_cursor_every),
+    ] {
+        Faults::set(switch, value);
+    }
+    if let Some(path) = &a.truth {
+        let file = std::fs::File::create(path)
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(usage)?;
+        let mut out = std::io::BufWriter::new(file);
+        sim.write_truth(&mut out)
+            .and_then(|()| std::io::Write::flush(&mut out))
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(usage)?;
+    }
+    println!("{}", sim.connection_info());
+    tracing::info!(
+        "serving the Gong and Genesys simulators on {}; stop with Ctrl-C",
+        sim.base_url()
+    );
+    shutdown_signal().await;
+    tracing::info!(stats = ?sim.stats(), "simulator stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn load_config(path: &std::path::Path) -> Result<Config, Failure> {

@@ -2,6 +2,7 @@
 //! This is the only module that speaks SQL; callers hand it normalized rows and
 //! get counts back. See `migrations/` for the schema.
 
+pub mod examples;
 mod mirror;
 mod state;
 
@@ -14,10 +15,16 @@ use std::time::Duration;
 
 /// The migrations compiled into this binary, in order. Entry `i` moves the
 /// database from `user_version` i to i + 1.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_request_budget.sql",
+        include_str!("../../migrations/0002_request_budget.sql"),
+    ),
+];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -171,6 +171,7 @@ fn migration_creates_exactly_the_designed_schema() {
                 "last_seen",
             ],
         ),
+        ("request_budget", &["source", "account", "day", "requests"]),
         (
             "audit_event",
             &[

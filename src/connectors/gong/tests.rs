@@ -1,0 +1,193 @@
+use super::*;
+use proptest::prelude::*;
+
+const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.example","userFullName":"Jon Snow",
+ "eventTime":"2018-02-17T02:30:00-08:00",
+ "logRecord":{"call_id":"7782342274025937895","page_viewer_ip":"203.0.113.9","time_based_secure_sharing_id":"x"}}"#;
+
+fn row(log_type: &str, raw: &str) -> GongRow {
+    map_entry(log_type, raw).unwrap()
+}
+
+#[test]
+fn maps_an_entry_to_utc_with_derived_fields() {
+    let r = row("ExternallySharedCallAccess", ENTRY);
+    assert_eq!(fmt_utc(r.timestamp), "2018-02-17T10:30:00.000000Z");
+    assert_eq!(r.action.as_deref(), Some("ExternallySharedCallAccess"));
+    assert_eq!(r.resource_type.as_deref(), Some("call"));
+    assert_eq!(r.resource_id.as_deref(), Some("7782342274025937895"));
+    assert_eq!(r.ip_address.as_deref(), Some("203.0.113.9"));
+    assert_eq!(r.id.len(), 64);
+    assert!(!r.raw_json.contains('\n'), "{}", r.raw_json);
+    assert!(
+        r.raw_json.contains("\"Jon Snow\""),
+        "spaces inside strings stay"
+    );
+}
+
+#[test]
+fn the_id_ignores_key_order_whitespace_and_offset_but_not_content() {
+    let a = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"1","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let b = row(
+        "UserCallPlay",
+        r#"{ "logRecord" : { "b" : { "d" : "x", "c" : [ 1, 2 ] }, "a" : 1 },
+            "userId" : "1", "eventTime" : "2024-01-01T05:30:00+05:30" }"#,
+    );
+    assert_eq!(a.id, b.id);
+    let other_type = row(
+        "ExternallySharedCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"1","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let other_user = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"2","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let other_time = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00.001Z","userId":"1","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let other_record = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"1","logRecord":{"a":2,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let empty_vs_absent = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"1","userEmailAddress":"","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    let ids = [
+        &a.id,
+        &other_type.id,
+        &other_user.id,
+        &other_time.id,
+        &other_record.id,
+        &empty_vs_absent.id,
+    ];
+    let distinct: HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // The display name is not identity: a renamed user is the same event.
+    let renamed = row(
+        "UserCallPlay",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","userId":"1","userFullName":"New Name","logRecord":{"a":1,"b":{"c":[1,2],"d":"x"}}}"#,
+    );
+    assert_eq!(renamed.id, a.id);
+}
+
+#[test]
+fn derived_fields_per_log_type() {
+    let access = row(
+        "AccessLog",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"method":"GET","request_headers":{"x-forwarded-for":" 198.51.100.4, 10.0.0.1"}}}"#,
+    );
+    assert_eq!(
+        (access.action.as_deref(), access.ip_address.as_deref()),
+        (Some("GET"), Some("198.51.100.4"))
+    );
+    assert_eq!((access.resource_type, access.resource_id), (None, None));
+    let activity = row(
+        "UserActivityLog",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"httpRequest":{"clientIp":"192.0.2.1","verb":"POST","endpointUri":"/ajax/x"},
+            "tableChanges":[{"tableName":"calls","rowChanges":[{"primaryKeyColumns":[{"columnName":"id","columnValue":"42"},{"columnName":"ws","columnValue":7}]}]}]}}"#,
+    );
+    assert_eq!(activity.action.as_deref(), Some("POST /ajax/x"));
+    assert_eq!(activity.resource_type.as_deref(), Some("calls"));
+    assert_eq!(activity.resource_id.as_deref(), Some("42,7"));
+    assert_eq!(activity.ip_address.as_deref(), Some("192.0.2.1"));
+    let named = row(
+        "UserActivityLog",
+        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"action":"EXPORT_CALLS"}}"#,
+    );
+    assert_eq!(named.action.as_deref(), Some("EXPORT_CALLS"));
+    let bare = row("UserActivityLog", r#"{"eventTime":"2024-01-01T00:00:00Z"}"#);
+    assert_eq!(
+        (
+            bare.action,
+            bare.resource_type,
+            bare.resource_id,
+            bare.ip_address
+        ),
+        (None, None, None, None)
+    );
+}
+
+#[test]
+fn unmappable_entries_are_rejected_with_a_reason() {
+    let cases = [
+        (r#"{"userId":"1","logRecord":{}}"#, "no eventTime"),
+        (
+            r#"{"eventTime":"2026-13-45T99:99:99 PST","logRecord":{}}"#,
+            "not an ISO-8601 instant",
+        ),
+        (
+            r#"{"eventTime":42,"userEmailAddress":12345}"#,
+            "logEntry shape",
+        ),
+        (
+            r#"{"eventTime":"2024-01-01T00:00:00Z","userId":123}"#,
+            "logEntry shape",
+        ),
+        (
+            r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":[1,2]}"#,
+            "not a JSON object",
+        ),
+        (r#"[1,2,3]"#, "logEntry shape"),
+    ];
+    for (raw, why) in cases {
+        let r = map_entry("AccessLog", raw).unwrap_err();
+        assert!(r.reason.contains(why), "{raw}: {}", r.reason);
+        assert_eq!(r.raw_payload, compact_json(raw));
+    }
+}
+
+#[test]
+fn a_page_keeps_good_entries_beside_bad_ones() {
+    let body = format!(
+        r#"{{"requestId":"x","records":{{"totalRecords":3,"currentPageSize":3,"currentPageNumber":0,"cursor":"abc"}},
+            "logEntries":[{ENTRY},{{"eventTime":"bad"}},{ENTRY}],"futureField":{{"x":1}}}}"#
+    );
+    let p = parse_page(body.as_bytes(), "ExternallySharedCallAccess").unwrap();
+    assert_eq!((p.total, p.cursor.as_deref()), (3, Some("abc")));
+    assert_eq!((p.page.rows.len(), p.page.rejected.len()), (2, 1));
+    let last = parse_page(br#"{"records":{"totalRecords":0,"currentPageSize":0,"currentPageNumber":2,"cursor":""},"logEntries":[]}"#, "AccessLog").unwrap();
+    assert_eq!(last.cursor, None, "an empty cursor ends paging");
+    assert!(parse_page(&body.as_bytes()[..body.len() / 2], "AccessLog").is_err());
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[ a-zA-Z0-9\\\\\"\\n\\t éü李]{0,12}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(3, 24, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z _-]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    /// Pretty or compact, the compacted text is the same JSON, with no whitespace
+    /// left outside strings.
+    #[test]
+    fn compacting_keeps_the_json(v in json_value()) {
+        for text in [serde_json::to_string_pretty(&v).unwrap(), v.to_string()] {
+            let c = compact_json(&text);
+            prop_assert_eq!(serde_json::from_str::<Value>(&c).unwrap(), v.clone());
+            prop_assert_eq!(c, v.to_string());
+        }
+    }
+
+    /// The id does not depend on how the logRecord is written.
+    #[test]
+    fn the_id_is_canonical(record in json_value().prop_filter("object", Value::is_object)) {
+        let compact = format!(r#"{{"eventTime":"2024-01-01T00:00:00Z","logRecord":{record}}}"#);
+        let pretty = format!("{{\n  \"logRecord\": {},\n  \"eventTime\": \"2024-01-01T00:00:00Z\"\n}}", serde_json::to_string_pretty(&record).unwrap());
+        prop_assert_eq!(map_entry("UserCallPlay", &compact).unwrap().id, map_entry("UserCallPlay", &pretty).unwrap().id);
+    }
+}

@@ -1,0 +1,132 @@
+use super::*;
+use crate::config::Start;
+use crate::time::parse_instant;
+
+fn settings() -> StreamSettings {
+    StreamSettings {
+        schedule: "0 */5 * * * *".into(),
+        lookback: Duration::from_secs(15 * 60),
+        settle: Duration::from_secs(120),
+        start: Start::Ago(Duration::from_secs(30 * 86_400)),
+        window: Duration::from_secs(86_400),
+        window_records: 10_000,
+    }
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    parse_instant(s).unwrap()
+}
+
+const NOW: &str = "2026-11-24T12:00:00Z";
+
+#[test]
+fn the_first_run_starts_at_start_and_stops_settle_before_now() {
+    let p = plan(Range::Incremental, None, &settings(), None, t(NOW));
+    assert_eq!(
+        p.window,
+        Some(Window::new(
+            t("2026-10-25T12:00:00Z"),
+            t("2026-11-24T11:58:00Z")
+        ))
+    );
+    assert_eq!(p.gap, None);
+    let at = StreamSettings {
+        start: Start::At(t("2026-11-01T00:00:00Z")),
+        ..settings()
+    };
+    assert_eq!(
+        plan(Range::Incremental, None, &at, None, t(NOW))
+            .window
+            .unwrap()
+            .from,
+        t("2026-11-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn later_runs_reread_the_lookback_behind_the_watermark() {
+    let p = plan(
+        Range::Incremental,
+        Some(t("2026-11-24T11:00:00Z")),
+        &settings(),
+        None,
+        t(NOW),
+    );
+    assert_eq!(
+        p.window,
+        Some(Window::new(
+            t("2026-11-24T10:45:00Z"),
+            t("2026-11-24T11:58:00Z")
+        ))
+    );
+}
+
+#[test]
+fn nothing_to_read_when_the_range_is_empty() {
+    let s = StreamSettings {
+        lookback: Duration::ZERO,
+        ..settings()
+    };
+    let p = plan(
+        Range::Incremental,
+        Some(t("2026-11-24T11:59:00Z")),
+        &s,
+        None,
+        t(NOW),
+    );
+    assert_eq!(p.window, None);
+}
+
+#[test]
+fn retention_clamps_and_records_a_gap_only_when_events_were_lost() {
+    let keep = Some(chrono::Duration::days(14));
+    let floor = t("2026-11-10T12:01:00Z");
+    // First run: the start is clamped, nothing was lost that the mirror had.
+    let first = plan(Range::Incremental, None, &settings(), keep, t(NOW));
+    assert_eq!((first.window.unwrap().from, first.gap), (floor, None));
+    // A watermark older than what the vendor keeps: the gap is recorded.
+    let late = plan(
+        Range::Incremental,
+        Some(t("2026-11-01T00:00:00Z")),
+        &settings(),
+        keep,
+        t(NOW),
+    );
+    assert_eq!(late.window.unwrap().from, floor);
+    assert!(late.gap.unwrap().contains("2026-11-01T00:00:00.000000Z"));
+    // A recent watermark whose lookback reaches past the floor loses nothing.
+    let recent = plan(
+        Range::Incremental,
+        Some(t("2026-11-10T12:10:00Z")),
+        &settings(),
+        keep,
+        t(NOW),
+    );
+    assert_eq!((recent.window.unwrap().from, recent.gap), (floor, None));
+}
+
+#[test]
+fn a_bounded_range_stops_at_now_and_leaves_settings_aside() {
+    let w = Window::new(t("2026-11-20T00:00:00Z"), t("2026-12-01T00:00:00Z"));
+    let p = plan(
+        Range::Bounded(w),
+        Some(t("2026-11-24T11:00:00Z")),
+        &settings(),
+        None,
+        t(NOW),
+    );
+    assert_eq!(
+        p.window,
+        Some(Window::new(t("2026-11-20T00:00:00Z"), t(NOW)))
+    );
+    let old = Window::new(t("2026-10-01T00:00:00Z"), t("2026-10-02T00:00:00Z"));
+    let p = plan(
+        Range::Bounded(old),
+        None,
+        &settings(),
+        Some(chrono::Duration::days(14)),
+        t(NOW),
+    );
+    assert_eq!(p.window, None);
+    assert!(p.gap.is_some());
+}
