@@ -623,7 +623,7 @@ impl Ctx<'_> {
                 return Err(self.err(
                     v.span(),
                     format!("{t}.requests_per_second"),
-                    "must be a number above 0 (Gong allows 3 per second by default)",
+                    "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
                 ))
             }
         };

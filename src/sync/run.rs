@@ -1,0 +1,410 @@
+//! Running streams: leases and plans first, then one fetching task per stream and
+//! ONE writing thread for all of them (SQLite has one writer anyway; several would
+//! only wait on each other's locks), joined by a bounded channel of pages.
+
+use super::{
+    plan, DailyBudget, Options, Outcome, Progress, ProgressFn, Range, Reader, Report, Stream,
+    MIN_SPLIT,
+};
+use crate::connector::{ConnectorError, Page, Window};
+use crate::http::Counters;
+use crate::record::StreamKey;
+use crate::store::{Lease, RunCounts, RunKind, RunOutcome, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+
+/// Pages in flight per stream: enough that the next request overlaps this write,
+/// few enough that memory stays flat whatever the volume.
+const PAGES_PER_STREAM: usize = 2;
+const MAX_PAGES_IN_FLIGHT: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Task(String),
+}
+
+/// Runs `f` on a blocking thread. It starts at once, not when first awaited.
+fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, RunError>> {
+    let handle = tokio::task::spawn_blocking(f);
+    async move { handle.await.map_err(|e| RunError::Task(e.to_string())) }
+}
+
+/// A page on its way to the writer.
+struct Msg {
+    stream: usize,
+    page: Page,
+    /// Set on a window's last page: the watermark may move to this instant.
+    window_end: Option<DateTime<Utc>>,
+}
+
+/// A stream that got its lease and has something to read.
+struct Ready {
+    lease: Lease,
+    run_id: i64,
+    window: Option<Window>,
+    /// Set by the writer when it can write this stream no more; its fetcher stops.
+    stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
+}
+
+/// Runs one stream once.
+pub async fn run_stream(stream: Arc<Stream>, range: Range, opts: Options) -> Report {
+    let mut reports = run_all(vec![stream], range, opts).await;
+    reports.pop().expect("one report per stream")
+}
+
+/// Runs the streams once, concurrently, and returns their reports in order.
+pub async fn run_all(streams: Vec<Arc<Stream>>, range: Range, opts: Options) -> Vec<Report> {
+    let started = Instant::now();
+    let mut reports: Vec<Report> = streams
+        .iter()
+        .map(|s| Report {
+            key: s.key.clone(),
+            outcome: Outcome::Success,
+            counts: RunCounts::default(),
+            elapsed: Default::default(),
+            range: None,
+            gap: None,
+        })
+        .collect();
+    if let Err(e) = run_inner(streams, range, &opts, &mut reports).await {
+        for r in reports.iter_mut().filter(|r| r.outcome == Outcome::Success) {
+            r.outcome = Outcome::Failed {
+                class: None,
+                message: e.to_string(),
+            };
+        }
+    }
+    for r in &mut reports {
+        if r.elapsed.is_zero() {
+            r.elapsed = started.elapsed();
+        }
+    }
+    reports
+}
+
+async fn run_inner(
+    streams: Vec<Arc<Stream>>,
+    range: Range,
+    opts: &Options,
+    reports: &mut [Report],
+) -> Result<(), RunError> {
+    let started = Instant::now();
+    let kind = if matches!(range, Range::Incremental) {
+        RunKind::Sync
+    } else {
+        RunKind::Backfill
+    };
+    // 1. Leases, plans and `sync_runs` rows.
+    let (db, owner, ttl, ss) = (
+        opts.db_path.clone(),
+        opts.owner.clone(),
+        opts.lease_ttl,
+        streams.clone(),
+    );
+    let (mut store, prepared) = blocking(move || -> Result<_, StoreError> {
+        let mut store = Store::open(&db)?;
+        let mut out = Vec::new();
+        for s in &ss {
+            out.push(prepare(&mut store, s, range, kind, &owner, ttl)?);
+        }
+        Ok((store, out))
+    })
+    .await??;
+    let mut ready: Vec<Option<Ready>> = Vec::new();
+    for (report, p) in reports.iter_mut().zip(prepared) {
+        match p {
+            Prepared::Skipped { holder } => {
+                report.outcome = Outcome::Skipped { holder };
+                ready.push(None);
+            }
+            Prepared::Ready {
+                lease,
+                run_id,
+                plan,
+            } => {
+                if let Some(gap) = &plan.gap {
+                    tracing::warn!(stream = %report.key, "{gap}");
+                }
+                report.range = plan.window;
+                report.gap = plan.gap;
+                let (stop, counters) = (
+                    Arc::new(AtomicBool::new(false)),
+                    Arc::new(Counters::default()),
+                );
+                ready.push(Some(Ready {
+                    lease,
+                    run_id,
+                    window: plan.window,
+                    stop,
+                    counters,
+                }));
+            }
+        }
+    }
+    // 2. One fetcher per stream, one writer for all.
+    let active = ready
+        .iter()
+        .flatten()
+        .filter(|r| r.window.is_some())
+        .count();
+    let (tx, rx) = mpsc::channel::<Msg>((PAGES_PER_STREAM * active).clamp(1, MAX_PAGES_IN_FLIGHT));
+    let mut fetchers = Vec::new();
+    for (i, r) in ready.iter().enumerate() {
+        if let Some(Ready {
+            window: Some(w),
+            stop,
+            counters,
+            ..
+        }) = r
+        {
+            let f = produce(
+                streams[i].clone(),
+                i,
+                *w,
+                tx.clone(),
+                counters.clone(),
+                stop.clone(),
+            );
+            fetchers.push((i, tokio::spawn(async move { (f.await, Instant::now()) })));
+        }
+    }
+    drop(tx);
+    let writer = {
+        let targets: Vec<Option<Target>> = ready
+            .iter()
+            .zip(&streams)
+            .map(|(r, s)| {
+                r.as_ref().map(|r| Target {
+                    key: s.key.clone(),
+                    lease: r.lease.clone(),
+                    range: r.window,
+                    advance: kind == RunKind::Sync,
+                    budget: s.budget.clone(),
+                    stop: r.stop.clone(),
+                })
+            })
+            .collect();
+        let progress = opts.progress.clone();
+        // Spawned now, not when first awaited: the fetchers need it draining.
+        tokio::task::spawn_blocking(move || write_pages(store, rx, targets, progress))
+    };
+    let mut fetched: Vec<Option<Result<(), ConnectorError>>> =
+        (0..streams.len()).map(|_| None).collect();
+    for (i, handle) in fetchers {
+        let (result, done) = handle.await.map_err(|e| RunError::Task(e.to_string()))?;
+        reports[i].elapsed = done - started;
+        fetched[i] = Some(result);
+    }
+    let (returned, counts, write_errors) =
+        writer.await.map_err(|e| RunError::Task(e.to_string()))?;
+    store = returned;
+    // 3. Record each stream's outcome, and give the leases back.
+    let now = Utc::now();
+    for (i, r) in ready.into_iter().enumerate() {
+        let Some(r) = r else { continue };
+        let report = &mut reports[i];
+        report.counts = counts[i];
+        report.counts.requests = r.counters.requests.load(Relaxed) as i64;
+        report.counts.retries = r.counters.retries.load(Relaxed) as i64;
+        report.counts.token_refreshes = r.counters.token_refreshes.load(Relaxed) as i64;
+        let failure = match (&write_errors[i], fetched[i].take()) {
+            (Some(e), _) => Some((None, e.to_string())),
+            (None, Some(Err(e))) => Some((Some(e.class()), e.to_string())),
+            _ => None,
+        };
+        let key = report.key.clone();
+        match &failure {
+            None => {
+                store.finish_run(
+                    r.run_id,
+                    RunOutcome::Success,
+                    &report.counts,
+                    report.gap.as_deref(),
+                )?;
+                if kind == RunKind::Sync {
+                    store.record_success(&key, now)?;
+                }
+            }
+            Some((class, message)) => {
+                store.finish_run(r.run_id, RunOutcome::Failed, &report.counts, Some(message))?;
+                store.record_failure(&key, message, now)?;
+                report.outcome = Outcome::Failed {
+                    class: *class,
+                    message: message.clone(),
+                };
+            }
+        }
+        store.release_lease(&r.lease)?;
+    }
+    Ok(())
+}
+
+enum Prepared {
+    Skipped {
+        holder: String,
+    },
+    Ready {
+        lease: Lease,
+        run_id: i64,
+        plan: super::Plan,
+    },
+}
+
+fn prepare(
+    store: &mut Store,
+    s: &Stream,
+    range: Range,
+    kind: RunKind,
+    owner: &str,
+    ttl: std::time::Duration,
+) -> Result<Prepared, StoreError> {
+    let Some(lease) = store.try_lease(&s.key, owner, ttl)? else {
+        let holder = store
+            .lease_holder(&s.key)?
+            .unwrap_or_else(|| "another process".into());
+        let run = store.begin_run(&s.key, kind, None)?;
+        store.finish_run(
+            run,
+            RunOutcome::Skipped,
+            &RunCounts::default(),
+            Some(&format!("skipped: {holder} is syncing this stream")),
+        )?;
+        return Ok(Prepared::Skipped { holder });
+    };
+    let plan = plan(
+        range,
+        store.watermark(&s.key)?,
+        &s.settings,
+        s.retention,
+        Utc::now(),
+    );
+    let run_id = store.begin_run(&s.key, kind, plan.window.map(|w| (w.from, w.to)))?;
+    Ok(Prepared::Ready {
+        lease,
+        run_id,
+        plan,
+    })
+}
+
+/// The fetching side of one stream: reads its windows in time order and sends
+/// their pages.
+async fn produce(
+    stream: Arc<Stream>,
+    idx: usize,
+    range: Window,
+    tx: mpsc::Sender<Msg>,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), ConnectorError> {
+    let send = |page: Page, window_end: Option<DateTime<Utc>>| {
+        let tx = tx.clone();
+        let stop = stop.clone();
+        async move {
+            !stop.load(Relaxed)
+                && tx
+                    .send(Msg {
+                        stream: idx,
+                        page,
+                        window_end,
+                    })
+                    .await
+                    .is_ok()
+        }
+    };
+    match &stream.reader {
+        Reader::Gong { conn, log_type } => {
+            // Adaptive windows: ask for the whole range; halve while the first
+            // page reports more than `window_records`.
+            let mut todo = vec![range];
+            while let Some(w) = todo.pop() {
+                let mut reader = conn.open(log_type, w, &counters).await?;
+                if reader.total() > stream.settings.window_records && w.len() > MIN_SPLIT {
+                    let (a, b) = w.halves();
+                    todo.push(b);
+                    todo.push(a);
+                    continue;
+                }
+                while let Some((page, last)) = reader.next(&counters).await? {
+                    if !send(page, last.then_some(w.to)).await {
+                        return Ok(()); // the writer stopped this stream; it reports why
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the writer puts one stream's pages.
+struct Target {
+    key: StreamKey,
+    lease: Lease,
+    range: Option<Window>,
+    advance: bool,
+    budget: Option<Arc<DailyBudget>>,
+    stop: Arc<AtomicBool>,
+}
+
+type Written = (Store, Vec<RunCounts>, Vec<Option<StoreError>>);
+
+/// The writing side: one transaction per page, on one blocking thread.
+fn write_pages(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Msg>,
+    targets: Vec<Option<Target>>,
+    progress: Option<ProgressFn>,
+) -> Written {
+    let mut counts = vec![RunCounts::default(); targets.len()];
+    let mut errors: Vec<Option<StoreError>> = (0..targets.len()).map(|_| None).collect();
+    let mut reached: Vec<Option<DateTime<Utc>>> = targets
+        .iter()
+        .map(|t| t.as_ref().and_then(|t| t.range).map(|r| r.from))
+        .collect();
+    while let Some(msg) = rx.blocking_recv() {
+        let i = msg.stream;
+        let Some(t) = &targets[i] else { continue };
+        if errors[i].is_some() {
+            continue;
+        }
+        let watermark = msg.window_end.filter(|_| t.advance);
+        let written = store
+            .write_page(
+                &t.key,
+                msg.page.rows.as_rows(),
+                &msg.page.rejected,
+                watermark,
+                Some(&t.lease),
+            )
+            .and_then(|c| {
+                counts[i].add_page(c);
+                t.budget.as_ref().map_or(Ok(()), |b| b.save(&mut store))
+            });
+        if let Err(e) = written {
+            t.stop.store(true, Relaxed);
+            errors[i] = Some(e);
+            continue;
+        }
+        if let Some(end) = msg.window_end {
+            reached[i] = Some(end);
+        }
+        if let (Some(p), Some(range), Some(at)) = (&progress, t.range, reached[i]) {
+            let c = &counts[i];
+            p(&Progress {
+                key: t.key.clone(),
+                range,
+                reached: at,
+                rows: (c.rows_inserted + c.rows_updated + c.rows_unchanged) as u64,
+            });
+        }
+    }
+    (store, counts, errors)
+}

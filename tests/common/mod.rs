@@ -1,0 +1,187 @@
+//! Shared harness for the end-to-end tests: a simulator on loopback, a config
+//! pointing at it, the mirror read back, and the simulator's ground truth mapped
+//! the same way, so tests compare the two exactly.
+#![allow(dead_code)]
+
+use auditmirror::config::Config;
+use auditmirror::connectors::gong::{compact_json, map_entry};
+use auditmirror::http::Policy;
+use auditmirror::simulator::{self, SimConfig, SimHandle};
+use auditmirror::store::{lease_owner_id, Store};
+use auditmirror::streams::{self, Selector};
+use auditmirror::sync::{self, Options, Range, Report};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub const LOG_TYPES: [&str; 5] = auditmirror::config::GONG_LOG_TYPES;
+
+/// `id → raw_json` of one stream.
+pub type Rows = BTreeMap<String, String>;
+
+/// A simulator and a temp directory holding a config for it and the mirror.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub sim: SimHandle,
+    pub config: PathBuf,
+    pub db: PathBuf,
+}
+
+/// A finite data set: `days` of data ending an hour ago (inside AccessLog's
+/// retention), `per_day` entries per log type.
+pub fn sim_config(seed: u64, days: i64, per_day: u64) -> SimConfig {
+    let end = Utc::now() - chrono::Duration::hours(1);
+    let mut c = SimConfig::new(seed);
+    c.origin = end - chrono::Duration::days(days);
+    c.end = Some(end);
+    c.gong_per_day = per_day;
+    c
+}
+
+impl Env {
+    /// Starts the simulator and writes a config whose `[[gong]]` account "acme"
+    /// points at it; `gong_extra` is appended to that account's table.
+    pub async fn start(cfg: SimConfig, gong_extra: &str) -> Env {
+        let start = cfg.origin - chrono::Duration::hours(1);
+        let sim = simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("auditmirror.toml");
+        let c = &sim.state.cfg.credentials;
+        let text = format!(
+            "[database]\npath = \"mirror.sqlite\"\n\n[defaults]\nstart = \"{}\"\nsettle = \"0s\"\n\n\
+             [[gong]]\nname = \"acme\"\nbase_url = \"{}\"\naccess_key = \"{}\"\naccess_key_secret = \"{}\"\n\
+             requests_per_second = 1000.0\n{gong_extra}\n",
+            start.to_rfc3339(),
+            sim.base_url(),
+            c.gong_access_key,
+            c.gong_access_key_secret
+        );
+        std::fs::write(&config, text).unwrap();
+        let db = dir.path().join("mirror.sqlite");
+        Env {
+            dir,
+            sim,
+            config,
+            db,
+        }
+    }
+
+    pub fn load_config(&self) -> Config {
+        Config::load(&self.config).unwrap()
+    }
+
+    /// Runs the real engine in-process over the selected streams.
+    pub async fn run(&self, sel: Selector, range: Range, policy: &Policy) -> Vec<Report> {
+        let config = self.load_config();
+        let store = Store::open(&config.database_path).unwrap();
+        let streams = streams::build_with(&config, &sel, &store, policy).unwrap();
+        drop(store);
+        let opts = Options {
+            db_path: config.database_path.clone(),
+            owner: lease_owner_id(),
+            lease_ttl: Duration::from_secs(60),
+            progress: None,
+        };
+        sync::run_all(streams, range, opts).await
+    }
+
+    /// The real binary with this env's config.
+    pub fn bin(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_auditmirror"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    }
+
+    /// The whole range the simulator has data for.
+    pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            self.sim.state.cfg.origin,
+            self.sim.state.cfg.end.unwrap_or_else(Utc::now),
+        )
+    }
+
+    /// Ground truth of one log type over the whole span, mapped as the mirror does.
+    pub fn truth(&self, log_type: &str) -> Rows {
+        let (from, to) = self.span();
+        truth_rows(&self.sim, log_type, from, to)
+    }
+}
+
+/// Fast retries for tests that inject faults.
+pub fn quick_policy() -> Policy {
+    Policy {
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        request_timeout: Duration::from_secs(5),
+        ..Policy::default()
+    }
+}
+
+pub fn truth_rows(sim: &SimHandle, log_type: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Rows {
+    sim.gong_truth(log_type, from, to)
+        .iter()
+        .map(|raw| {
+            let row = map_entry(log_type, raw).unwrap();
+            (row.id, compact_json(raw))
+        })
+        .collect()
+}
+
+/// The mirror's Gong rows of one log type.
+pub fn mirror_rows(db: &Path, log_type: &str) -> Rows {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare("SELECT id, raw_json FROM gong_audit_log_entry WHERE account = 'acme' AND log_type = ?1").unwrap();
+    let rows = stmt
+        .query_map([log_type], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// `id → db_last_updated` over every Gong row.
+pub fn stamps(db: &Path) -> BTreeMap<String, String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, db_last_updated FROM gong_audit_log_entry")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// A query's single integer answer.
+pub fn count(db: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+/// The stream's watermark as stored.
+pub fn watermark(db: &Path, log_type: &str) -> Option<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row("SELECT watermark FROM sync_state WHERE source = 'gong' AND account = 'acme' AND stream = ?1", [log_type], |r| r.get(0)).ok().flatten()
+}
+
+/// Asserts the mirror holds exactly the truth for every log type.
+pub fn assert_mirror_equals_truth(env: &Env) {
+    for lt in LOG_TYPES {
+        let (mirror, truth) = (mirror_rows(&env.db, lt), env.truth(lt));
+        assert!(!truth.is_empty(), "{lt}: no truth");
+        if mirror != truth {
+            let missing = truth.keys().filter(|k| !mirror.contains_key(*k)).count();
+            let extra = mirror.keys().filter(|k| !truth.contains_key(*k)).count();
+            panic!(
+                "{lt}: mirror {} rows, truth {}; {missing} missing, {extra} extra",
+                mirror.len(),
+                truth.len()
+            );
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Gong end to end, in-process: the real engine against the simulator over
+//! loopback into a real SQLite file, compared with ground truth exactly.
+
+mod common;
+
+use auditmirror::connector::Window;
+use auditmirror::http::Policy;
+use auditmirror::record::Source;
+use auditmirror::simulator::faults::Faults;
+use auditmirror::simulator::LateEvents;
+use auditmirror::streams::Selector;
+use auditmirror::sync::{Outcome, Range};
+use common::*;
+
+fn ok(reports: &[auditmirror::sync::Report]) {
+    for r in reports {
+        assert_eq!(r.outcome, Outcome::Success, "{r}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_equals_the_truth_and_a_second_writes_nothing() {
+    let env = Env::start(sim_config(1, 6, 400), "").await;
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    ok(&reports);
+    assert_mirror_equals_truth(&env);
+    // The simulator serves -08:00, +05:30 and Z offsets and ties across pages;
+    // the mirror stores them all as UTC instants.
+    let offsets = count(&env.db, "SELECT count(DISTINCT substr(event_time_raw, -6)) FROM gong_audit_log_entry WHERE event_time_raw NOT LIKE '%Z'");
+    assert!(offsets >= 3, "{offsets}");
+    let before = stamps(&env.db);
+    let requests_before = env.sim.stats().gong_requests;
+    let again = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    ok(&again);
+    assert_eq!(stamps(&env.db), before, "a second sync touched rows");
+    for r in &again {
+        assert_eq!(
+            (r.counts.rows_inserted, r.counts.rows_updated),
+            (0, 0),
+            "{r}"
+        );
+    }
+    // Only the lookback is read again: one request per stream.
+    assert_eq!(env.sim.stats().gong_requests - requests_before, 5);
+    assert_mirror_equals_truth(&env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_and_late_events_arrive_once() {
+    let mut cfg = sim_config(2, 1, 864_000); // ten a second
+    cfg.end = None; // events keep arriving
+    cfg.origin = chrono::Utc::now() - chrono::Duration::minutes(5);
+    cfg.late = Some(LateEvents {
+        fraction: 0.3,
+        delay: std::time::Duration::from_secs(2),
+    });
+    let env = Env::start(cfg, "lookback = \"1m\"\nlog_types = [\"UserCallPlay\"]").await;
+    let sel = Selector::default();
+    ok(&env
+        .run(sel.clone(), Range::Incremental, &Policy::default())
+        .await);
+    let w1 = auditmirror::time::parse_stored(&watermark(&env.db, "UserCallPlay").unwrap()).unwrap();
+    let first = mirror_rows(&env.db, "UserCallPlay");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    ok(&env.run(sel, Range::Incremental, &Policy::default()).await);
+    let w2 = auditmirror::time::parse_stored(&watermark(&env.db, "UserCallPlay").unwrap()).unwrap();
+    let second = mirror_rows(&env.db, "UserCallPlay");
+    let (origin, _) = env.span();
+    // Everything up to the first watermark is there now, late events included.
+    let truth_w1 = truth_rows(&env.sim, "UserCallPlay", origin, w1);
+    let late = truth_w1.keys().filter(|k| !first.contains_key(*k)).count();
+    assert!(late > 0, "no event arrived late");
+    assert!(
+        truth_w1.iter().all(|(k, v)| second.get(k) == Some(v)),
+        "late events inside the lookback are missing"
+    );
+    // New events after the first watermark arrived, and nothing beyond the truth.
+    let truth_w2 = truth_rows(&env.sim, "UserCallPlay", origin, w2);
+    assert!(second.len() > truth_w1.len());
+    assert!(
+        second.keys().all(|k| truth_w2.contains_key(k)),
+        "rows the simulator never served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_change_nothing_but_the_retry_count() {
+    let env = Env::start(
+        sim_config(3, 2, 1200),
+        "log_types = [\"UserActivityLog\", \"UserCallPlay\"]",
+    )
+    .await;
+    let f = env.sim.faults();
+    Faults::set(&f.http_429_every, 10);
+    Faults::set(&f.http_5xx_every, 17);
+    Faults::set(&f.http_5xx_burst, 2);
+    Faults::set(&f.truncate_every, 13);
+    Faults::set(&f.expire_next_cursors, 1);
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &quick_policy())
+        .await;
+    ok(&reports);
+    for lt in ["UserActivityLog", "UserCallPlay"] {
+        assert_eq!(mirror_rows(&env.db, lt), env.truth(lt), "{lt}");
+    }
+    let s = env.sim.stats();
+    assert!(
+        s.injected_429 > 0 && s.injected_5xx > 0 && s.truncated > 0 && s.expired_cursors == 1,
+        "{s:?}"
+    );
+    let retries: i64 = reports.iter().map(|r| r.counts.retries).sum();
+    assert_eq!(
+        retries as u64,
+        s.injected_429 + s.injected_5xx + s.truncated,
+        "every fault was retried once"
+    );
+    let recorded = count(&env.db, "SELECT sum(retries) FROM sync_runs");
+    assert_eq!(recorded, retries);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_entry_is_rejected_and_its_page_still_lands() {
+    let mut cfg = sim_config(4, 2, 500);
+    cfg.malformed_every = 40;
+    let env = Env::start(cfg, "log_types = [\"UserActivityLog\"]").await;
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    ok(&reports);
+    assert_eq!(
+        mirror_rows(&env.db, "UserActivityLog"),
+        env.truth("UserActivityLog")
+    );
+    let (from, to) = env.span();
+    let malformed = env.sim.gong_malformed("UserActivityLog", from, to);
+    assert!(!malformed.is_empty());
+    assert_eq!(
+        count(&env.db, "SELECT count(*) FROM rejected_records") as usize,
+        malformed.len()
+    );
+    assert_eq!(reports[0].counts.rows_rejected as usize, malformed.len());
+    let reasons = count(&env.db, "SELECT count(*) FROM rejected_records WHERE reason LIKE '%eventTime%' OR reason LIKE '%shape%'");
+    assert_eq!(reasons as usize, malformed.len());
+    // Re-reading keeps one copy of each.
+    env.run(
+        Selector::default(),
+        Range::Bounded(Window::new(from, to)),
+        &Policy::default(),
+    )
+    .await;
+    assert_eq!(
+        count(&env.db, "SELECT count(*) FROM rejected_records") as usize,
+        malformed.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_rereads_a_past_range_and_leaves_the_watermark() {
+    let env = Env::start(
+        sim_config(5, 3, 600),
+        "log_types = [\"UserCallPlay\", \"AccessLog\"]",
+    )
+    .await;
+    ok(&env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await);
+    let marks = (
+        watermark(&env.db, "UserCallPlay"),
+        watermark(&env.db, "AccessLog"),
+    );
+    let (from, to) = env.span();
+    let sel = Selector {
+        source: Some(Source::Gong),
+        account: Some("acme".into()),
+        stream: Some("UserCallPlay".into()),
+    };
+    let reports = env
+        .run(
+            sel,
+            Range::Bounded(Window::new(from, from + chrono::Duration::days(1))),
+            &Policy::default(),
+        )
+        .await;
+    ok(&reports);
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0].counts.rows_unchanged > 500, "{}", reports[0]);
+    assert_eq!(
+        (
+            watermark(&env.db, "UserCallPlay"),
+            watermark(&env.db, "AccessLog")
+        ),
+        marks
+    );
+    assert_eq!(
+        count(
+            &env.db,
+            "SELECT count(*) FROM sync_runs WHERE kind = 'backfill'"
+        ),
+        1
+    );
+    // A backfill into an empty mirror fills exactly its range.
+    let env2 = Env::start(sim_config(5, 3, 600), "log_types = [\"UserCallPlay\"]").await;
+    let mid = from + chrono::Duration::hours(30);
+    ok(&env2
+        .run(
+            Selector::default(),
+            Range::Bounded(Window::new(mid, to)),
+            &Policy::default(),
+        )
+        .await);
+    assert_eq!(
+        mirror_rows(&env2.db, "UserCallPlay"),
+        truth_rows(&env2.sim, "UserCallPlay", mid, to)
+    );
+    assert_eq!(watermark(&env2.db, "UserCallPlay"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_ranges_are_split_into_windows_of_bounded_size() {
+    let env = Env::start(
+        sim_config(6, 4, 3000),
+        "window_records = 2500\nlog_types = [\"UserCallPlay\"]",
+    )
+    .await;
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    ok(&reports);
+    assert_eq!(
+        mirror_rows(&env.db, "UserCallPlay"),
+        env.truth("UserCallPlay")
+    );
+    // 12,000 entries in windows of at most 2,500: 8 windows of ~1,500 (= 15 pages),
+    // plus the first pages of the ranges that were split (1 + 2 + 4).
+    let pages = reports[0].counts.pages;
+    assert!((120..=130).contains(&pages), "{pages} pages");
+    assert_eq!(reports[0].counts.requests, pages + 7);
+}
