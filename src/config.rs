@@ -193,7 +193,26 @@ pub struct GenesysAccount {
     /// Empty: every service the service mapping lists.
     pub services: Vec<String>,
     pub requests_per_minute: u32,
+    pub mode: GenesysMode,
     pub settings: StreamSettings,
+}
+
+/// Which Genesys endpoint an account reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenesysMode {
+    /// Asynchronous audit queries (`/api/v2/audits/query`): about a year back.
+    History,
+    /// `/api/v2/audits/query/realtime`: the last 14 days, lower latency.
+    Realtime,
+}
+
+impl GenesysMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GenesysMode::History => "history",
+            GenesysMode::Realtime => "realtime",
+        }
+    }
 }
 
 impl Config {
@@ -285,8 +304,8 @@ impl Config {
             }
             let _ = writeln!(
                 out,
-                "api_base_url = {:?}\nlogin_base_url = {:?}\nclient_id = {:?}\nclient_secret = \"{}\"\nservices = {:?}\nrequests_per_minute = {}",
-                g.api_base_url, g.login_base_url, g.client_id, g.client_secret, g.services, g.requests_per_minute
+                "api_base_url = {:?}\nlogin_base_url = {:?}\nclient_id = {:?}\nclient_secret = \"{}\"\nservices = {:?}\nrequests_per_minute = {}\nmode = {:?}",
+                g.api_base_url, g.login_base_url, g.client_id, g.client_secret, g.services, g.requests_per_minute, g.mode.as_str()
             );
             render_settings(&mut out, &g.settings);
         }
@@ -410,6 +429,7 @@ table_with_settings!(RawGenesys {
     client_secret_env: Text,
     services: Option<Spanned<Vec<Spanned<String>>>>,
     requests_per_minute: Option<Spanned<i64>>,
+    mode: Text,
 });
 
 #[derive(Clone, Copy, Default)]
@@ -738,6 +758,17 @@ impl Ctx<'_> {
             1,
             100_000,
         )? as u32;
+        let mode = match r.mode.as_ref().map(|m| (m, m.get_ref().trim())) {
+            None | Some((_, "history")) => GenesysMode::History,
+            Some((_, "realtime")) => GenesysMode::Realtime,
+            Some((m, other)) => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{t}.mode"),
+                    format!("`{other}` is not a mode: use \"history\" (default) or \"realtime\" (last 14 days)"),
+                ))
+            }
+        };
         let settings = self.settings(&t, r.overrides(), defaults)?;
         Ok(GenesysAccount {
             name,
@@ -748,6 +779,7 @@ impl Ctx<'_> {
             client_secret,
             services,
             requests_per_minute,
+            mode,
             settings,
         })
     }

@@ -298,21 +298,22 @@ fn outcome(reports: &[Report]) -> Result<(), Failure> {
             _ => None,
         })
         .collect();
-    match failed.as_slice() {
-        [] => Ok(()),
-        [one] => Err(Failure {
-            code: EXIT_STREAM_FAILED,
-            error: anyhow::anyhow!("{one}"),
-        }),
-        [first, ..] => Err(Failure {
-            code: EXIT_STREAM_FAILED,
-            error: anyhow::anyhow!(
-                "{} of {} streams failed; the first: {first}",
-                failed.len(),
-                reports.len()
-            ),
-        }),
-    }
+    let mut distinct = failed.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let error = match (failed.len(), distinct.as_slice()) {
+        (_, []) => return Ok(()),
+        (1, [one]) => anyhow::anyhow!("{one}"),
+        (n, [one]) => anyhow::anyhow!("{one} ({n} of {} streams)", reports.len()),
+        (n, [first, ..]) => anyhow::anyhow!(
+            "{n} of {} streams failed; the first: {first}",
+            reports.len()
+        ),
+    };
+    Err(Failure {
+        code: EXIT_STREAM_FAILED,
+        error,
+    })
 }
 
 async fn demo() -> Result<(), Failure> {

@@ -172,8 +172,9 @@ fn judge(
                 Verdict::Fail(HttpError::Rejected { what: what.to_owned(), status: 404, message: format!("{text} (is base_url right for account {account}?)") })
             }
         }
+        // Account-level: the same for every stream and window of the account.
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Verdict::Fail(HttpError::Auth {
-            what: what.to_owned(),
+            what: format!("gong/{account}"),
             message: format!(
                 "Gong refused the credentials of account {account} (HTTP {}: {}): check access_key / access_key_secret (or bearer_token) and that they have the {SCOPE} scope",
                 reply.status.as_u16(),

@@ -35,6 +35,24 @@ pub const GONG_EXAMPLES: &[Example] = &[
     },
 ];
 
+pub const GENESYS_EXAMPLES: &[Example] = &[
+    Example {
+        question: "Failed logins and other failed actions, by user",
+        sql:
+            "SELECT coalesce(user_name, user_id) AS user, service_name, action, count(*) AS failures
+  FROM genesys_audit_log_message
+ WHERE status = 'FAILURE'
+ GROUP BY 1, 2, 3 ORDER BY failures DESC LIMIT 5",
+    },
+    Example {
+        question: "Who changed Architect flows, and which?",
+        sql: "SELECT event_date, user_name, action, entity_type, entity_name
+  FROM genesys_audit_log_message
+ WHERE service_name = 'Architect' AND action IN ('Create', 'Update', 'Delete', 'Publish')
+ ORDER BY event_date DESC LIMIT 5",
+    },
+];
+
 /// A query's column names and rows, every value as text (`NULL` for null).
 pub type Table = (Vec<String>, Vec<Vec<String>>);
 

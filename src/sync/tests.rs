@@ -130,3 +130,37 @@ fn a_bounded_range_stops_at_now_and_leaves_settings_aside() {
     assert_eq!(p.window, None);
     assert!(p.gap.is_some());
 }
+
+#[test]
+fn the_daily_budget_stops_before_the_limit_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let budget = DailyBudget::load(&store, Source::Gong, "acme", 5).unwrap();
+    for _ in 0..3 {
+        budget.spend().unwrap();
+    }
+    budget.save(&mut store).unwrap();
+    // A new process starts from what the database says was spent today.
+    let again = DailyBudget::load(&store, Source::Gong, "acme", 5).unwrap();
+    assert_eq!(again.used(), 3);
+    again.spend().unwrap();
+    again.spend().unwrap();
+    let err = again.spend().unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Budget);
+    assert!(err.to_string().contains("daily_request_budget"), "{err}");
+    again.save(&mut store).unwrap();
+    assert_eq!(
+        store
+            .requests_on(Source::Gong, "acme", &utc_day(Utc::now()))
+            .unwrap(),
+        5
+    );
+    // Other accounts have budgets of their own.
+    assert_eq!(
+        DailyBudget::load(&store, Source::Gong, "other", 5)
+            .unwrap()
+            .used(),
+        0
+    );
+}
