@@ -4,7 +4,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::simulator::{self, SimConfig, SimHandle};
-use crate::store::examples::{Table, GONG_EXAMPLES};
+use crate::store::examples::{Table, GENESYS_EXAMPLES, GONG_EXAMPLES};
 use crate::store::{lease_owner_id, Store, StoreError};
 use crate::streams::{self, BuildError, Selector};
 use crate::sync::{self, ProgressFn, Range, Report};
@@ -44,15 +44,16 @@ pub struct Summary {
 
 fn config_text(sim: &SimHandle) -> String {
     let c = &sim.state.cfg.credentials;
+    let base = sim.base_url();
     format!(
         "# Written by `auditmirror demo` for its built-in simulators; safe to delete.\n\
          [database]\npath = \"{DB_FILE}\"\n\n\
          [defaults]\nstart = \"30d\"\nsettle = \"0s\"\n\n\
-         [[gong]]\nname = \"demo\"\nbase_url = \"{}\"\naccess_key = \"{}\"\naccess_key_secret = \"{}\"\n\
-         # The simulator has no rate limit; a real Gong company allows 3 per second.\nrequests_per_second = 1000.0\n",
-        sim.base_url(),
-        c.gong_access_key,
-        c.gong_access_key_secret
+         [[gong]]\nname = \"demo\"\nbase_url = \"{base}\"\naccess_key = \"{}\"\naccess_key_secret = \"{}\"\n\
+         # The simulator has no rate limit; a real Gong company allows 3 per second.\nrequests_per_second = 1000.0\n\n\
+         [[genesys]]\nname = \"demo\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\n\
+         client_id = \"{}\"\nclient_secret = \"{}\"\nrequests_per_minute = 100000\nwindow = \"7d\"\n",
+        c.gong_access_key, c.gong_access_key_secret, c.genesys_client_id, c.genesys_client_secret
     )
 }
 
@@ -90,7 +91,7 @@ pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, De
     let store = Store::open(&config.database_path)?;
     let rows = store.rows_per_stream()?;
     let mut examples = Vec::new();
-    for e in GONG_EXAMPLES {
+    for e in GONG_EXAMPLES.iter().chain(GENESYS_EXAMPLES) {
         examples.push((e.question, e.sql, store.run_example(e.sql)?));
     }
     Ok(Summary {

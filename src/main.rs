@@ -344,7 +344,7 @@ async fn demo() -> Result<(), Failure> {
     let total: i64 = summary.rows.iter().map(|r| r.3).sum();
     println!("\n{total} rows from {requests} requests. Rows per stream:");
     for (source, account, stream, n) in &summary.rows {
-        println!("  {source}/{account}/{stream:28} {n:>8}");
+        println!("  {:44} {n:>8}", format!("{source}/{account}/{stream}"));
     }
     for (question, sql, (columns, rows)) in &summary.examples {
         println!("\n-- {question}\n{sql};\n");

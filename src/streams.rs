@@ -2,6 +2,8 @@
 //! client, pacer and daily budget per account, shared by that account's streams.
 
 use crate::config::Config;
+use crate::config::GenesysMode;
+use crate::connectors::genesys::GenesysConnector;
 use crate::connectors::gong::GongConnector;
 use crate::http::{HttpClient, HttpError, Pacer, Policy};
 use crate::record::{Source, StreamKey};
@@ -12,6 +14,14 @@ use std::sync::Arc;
 /// How long Gong keeps each log type, where limited.
 pub fn gong_retention(log_type: &str) -> Option<chrono::Duration> {
     (log_type == "AccessLog").then(|| chrono::Duration::days(14))
+}
+
+/// How long Genesys keeps audits: about a year for queries, 14 days for realtime.
+pub fn genesys_retention(mode: GenesysMode) -> chrono::Duration {
+    match mode {
+        GenesysMode::History => chrono::Duration::days(365),
+        GenesysMode::Realtime => chrono::Duration::days(14),
+    }
 }
 
 /// Which streams a command acts on; `None` matches all.
@@ -106,6 +116,27 @@ pub fn build_with(
                 budget: Some(budget.clone()),
             }));
         }
+    }
+    for g in &config.genesys {
+        let key = StreamKey::new(Source::Genesys, &g.name, "audits");
+        if !sel.matches(&key) {
+            continue;
+        }
+        let http = Arc::new(HttpClient::new(
+            policy.clone(),
+            Some(Pacer::per_minute(g.requests_per_minute)),
+            None,
+        )?);
+        out.push(Arc::new(Stream {
+            key,
+            settings: g.settings.clone(),
+            retention: Some(genesys_retention(g.mode)),
+            reader: Reader::Genesys {
+                conn: Arc::new(GenesysConnector::new(g, http)),
+                realtime: g.mode == GenesysMode::Realtime,
+            },
+            budget: None,
+        }));
     }
     if out.is_empty() {
         return Err(BuildError::NoMatch(sel.to_string()));

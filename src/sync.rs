@@ -5,6 +5,7 @@
 
 use crate::config::StreamSettings;
 use crate::connector::Window;
+use crate::connectors::genesys::GenesysConnector;
 use crate::connectors::gong::GongConnector;
 use crate::http::{Budget, ErrorClass, HttpError};
 use crate::record::{Source, StreamKey};
@@ -18,12 +19,19 @@ use std::time::Duration;
 
 /// A Gong window this short is never split further, however many records it holds.
 const MIN_SPLIT: chrono::Duration = chrono::Duration::seconds(2);
+/// A Genesys window whose query keeps failing is halved while longer than this.
+const MIN_FAILED_SPLIT: chrono::Duration = chrono::Duration::hours(1);
 
 /// Where a stream's pages come from.
 pub enum Reader {
     Gong {
         conn: Arc<GongConnector>,
         log_type: String,
+    },
+    /// `realtime`: the realtime endpoint instead of asynchronous queries.
+    Genesys {
+        conn: Arc<GenesysConnector>,
+        realtime: bool,
     },
 }
 

@@ -239,6 +239,22 @@ fn write_in(
         })
         .map_err(e)?;
     }
+    if counts.inserted > 0 {
+        Store::ensure_stream_in(tx, stream, path)?;
+        tx.prepare_cached(
+            "UPDATE sync_state SET rows_total = rows_total + ?4 \
+             WHERE source = ?1 AND account = ?2 AND stream = ?3",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                stream.source.as_str(),
+                account,
+                stream.stream,
+                counts.inserted
+            ])
+        })
+        .map_err(e)?;
+    }
     Ok(counts)
 }
 

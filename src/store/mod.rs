@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_request_budget.sql",
         include_str!("../../migrations/0002_request_budget.sql"),
     ),
+    (
+        "0003_stream_rows.sql",
+        include_str!("../../migrations/0003_stream_rows.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

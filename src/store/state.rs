@@ -321,6 +321,21 @@ impl Store {
         .map_err(|source| StoreError::Sqlite { path, source })
     }
 
+    /// Marks the stream's runs still `running` as failed: call it holding the
+    /// stream's lease, when no run of it can be live (their process died).
+    pub fn close_interrupted_runs(&mut self, stream: &StreamKey) -> Result<usize> {
+        self.conn
+            .execute(
+                &format!(
+                    "UPDATE sync_runs SET outcome = 'failed', finished_at = ?4, \
+                     error = 'interrupted: the process ended before the run finished (killed or crashed); the next run read the range again' \
+                     WHERE {KEY} AND outcome = 'running'"
+                ),
+                params![stream.source.as_str(), stream.account, stream.stream, fmt_utc(Utc::now())],
+            )
+            .map_err(|e| self.err(e))
+    }
+
     /// Opens a `sync_runs` row for a run that starts now; returns its id.
     pub fn begin_run(
         &mut self,
@@ -389,8 +404,7 @@ impl Store {
             .prepare(
                 "SELECT s.source, s.account, s.stream, s.watermark, s.last_success_at, s.last_error, s.last_error_at, \
                         s.failing_since, s.lease_owner, s.lease_expires_at, \
-                        (SELECT coalesce(sum(rows_inserted), 0) FROM sync_runs r \
-                          WHERE r.source = s.source AND r.account = s.account AND r.stream = s.stream), \
+                        s.rows_total, \
                         r.id, r.kind, r.started_at, r.finished_at, r.outcome, r.pages, r.requests, r.retries, \
                         r.token_refreshes, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.rows_rejected, r.error \
                    FROM sync_state s \

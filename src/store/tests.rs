@@ -132,6 +132,7 @@ fn migration_creates_exactly_the_designed_schema() {
                 "failing_since",
                 "lease_owner",
                 "lease_expires_at",
+                "rows_total",
             ],
         ),
         (

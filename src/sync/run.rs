@@ -4,9 +4,10 @@
 
 use super::{
     plan, DailyBudget, Options, Outcome, Progress, ProgressFn, Range, Reader, Report, Stream,
-    MIN_SPLIT,
+    MIN_FAILED_SPLIT, MIN_SPLIT,
 };
 use crate::connector::{ConnectorError, Page, Window};
+use crate::connectors::genesys::OpenError;
 use crate::http::Counters;
 use crate::record::StreamKey;
 use crate::store::{Lease, RunCounts, RunKind, RunOutcome, Store, StoreError};
@@ -280,6 +281,9 @@ fn prepare(
         )?;
         return Ok(Prepared::Skipped { holder });
     };
+    if store.close_interrupted_runs(&s.key)? > 0 {
+        tracing::warn!(stream = %s.key, "an earlier run was interrupted (killed or crashed); reading its range again");
+    }
     let plan = plan(
         range,
         store.watermark(&s.key)?,
@@ -336,6 +340,42 @@ async fn produce(
                 while let Some((page, last)) = reader.next(&counters).await? {
                     if !send(page, last.then_some(w.to)).await {
                         return Ok(()); // the writer stopped this stream; it reports why
+                    }
+                }
+            }
+        }
+        Reader::Genesys { conn, realtime } => {
+            // Fixed windows; one whose query keeps failing is halved down to an hour.
+            let mut todo = range.split_every(crate::time::chrono_duration(stream.settings.window));
+            todo.reverse();
+            while let Some(w) = todo.pop() {
+                let opened = if *realtime {
+                    conn.open_realtime(w, &counters)
+                        .await
+                        .map_err(OpenError::from)
+                } else {
+                    conn.open(w, &counters).await
+                };
+                let mut reader = match opened {
+                    Ok(r) => r,
+                    Err(OpenError::QueryFailed { transaction_id, state }) if w.len() > MIN_FAILED_SPLIT => {
+                        tracing::warn!(stream = %stream.key, %transaction_id, %state, window = %w, "audit query failed twice; splitting the window");
+                        let (a, b) = w.halves();
+                        todo.push(b);
+                        todo.push(a);
+                        continue;
+                    }
+                    Err(OpenError::QueryFailed { transaction_id, state }) => {
+                        return Err(ConnectorError::Protocol {
+                            what: format!("{} {w}", stream.key),
+                            detail: format!("audit query transaction {transaction_id} ended {state} twice, even for a window of an hour or less; the next run tries again"),
+                        })
+                    }
+                    Err(OpenError::Connector(e)) => return Err(e),
+                };
+                while let Some((page, last)) = reader.next(&counters).await? {
+                    if !send(page, last.then_some(w.to)).await {
+                        return Ok(());
                     }
                 }
             }

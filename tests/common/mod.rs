@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use auditmirror::config::Config;
+use auditmirror::connectors::genesys::map_message;
 use auditmirror::connectors::gong::{compact_json, map_entry};
 use auditmirror::http::Policy;
 use auditmirror::simulator::{self, SimConfig, SimHandle};
@@ -68,6 +69,44 @@ impl Env {
             config,
             db,
         }
+    }
+
+    /// Starts the simulator and writes a config with one `[[genesys]]` account
+    /// "emea" pointing at it; `extra` is appended to that account's table.
+    pub async fn start_genesys(cfg: SimConfig, extra: &str) -> Env {
+        let start = cfg.origin - chrono::Duration::hours(1);
+        let sim = simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("auditmirror.toml");
+        let c = &sim.state.cfg.credentials;
+        let text = format!(
+            "[database]\npath = \"mirror.sqlite\"\n\n[defaults]\nstart = \"{}\"\nsettle = \"0s\"\n\n\
+             [[genesys]]\nname = \"emea\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\nrequests_per_minute = 100000\n{extra}\n",
+            start.to_rfc3339(),
+            c.genesys_client_id,
+            c.genesys_client_secret,
+            base = sim.base_url(),
+        );
+        std::fs::write(&config, text).unwrap();
+        let db = dir.path().join("mirror.sqlite");
+        Env {
+            dir,
+            sim,
+            config,
+            db,
+        }
+    }
+
+    /// Genesys ground truth over `[from, to)`, mapped as the mirror does.
+    pub fn genesys_truth(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Rows {
+        self.sim
+            .genesys_truth(from, to)
+            .iter()
+            .map(|raw| (map_message(raw).unwrap().id, compact_json(raw)))
+            .collect()
     }
 
     pub fn load_config(&self) -> Config {
@@ -142,6 +181,26 @@ pub fn mirror_rows(db: &Path, log_type: &str) -> Rows {
     let rows = stmt
         .query_map([log_type], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// The mirror's Genesys rows of account "emea".
+pub fn mirror_genesys(db: &Path) -> Rows {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, raw_json FROM genesys_audit_log_message WHERE account = 'emea'")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(|r| r.unwrap()).collect()
+}
+
+/// `id → db_last_updated` over every Genesys row.
+pub fn genesys_stamps(db: &Path) -> BTreeMap<String, String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT id, db_last_updated FROM genesys_audit_log_message")
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     rows.map(|r| r.unwrap()).collect()
 }
 

@@ -1,0 +1,591 @@
+//! Genesys Cloud audits: OAuth client credentials, the asynchronous audit query
+//! (create, poll, cursor-paged results), the realtime query (page numbers), the
+//! service mapping, and the mapping of each `AuditLogMessage` to a [`GenesysRow`].
+//! Knows HTTP and JSON, not SQL.
+
+use crate::config::GenesysAccount;
+use crate::connector::{ConnectorError, Page, PageRows, Window};
+use crate::connectors::gong::compact_json;
+use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
+use crate::record::{GenesysRow, Rejected};
+use crate::time::parse_instant;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Client, RequestBuilder, StatusCode};
+use secrecy::ExposeSecret;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OnceCell};
+use tokio::time::Instant;
+
+/// What an OAuth client needs to read audits.
+pub const SCOPE_HINT: &str =
+    "the OAuth client needs the audits:audit:view permission (scope audits:readonly)";
+/// Results and realtime page size: the API's maximum.
+const PAGE_SIZE: u32 = 500;
+const POLL_MAX: Duration = Duration::from_secs(5);
+/// How long a transaction may stay `Queued`/`Running` before we give up.
+const POLL_BUDGET: Duration = Duration::from_secs(15 * 60);
+const TOO_LARGE: &str = "response.entity.too.large";
+const QUERY: &str = "/api/v2/audits/query";
+
+/// Why [`GenesysConnector::open`] could not start reading a window.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The window's transaction ended `Failed`/`Cancelled` twice: split the window.
+    #[error("Genesys audit query transaction {transaction_id} ended {state} twice")]
+    QueryFailed {
+        transaction_id: String,
+        state: String,
+    },
+}
+
+impl From<HttpError> for OpenError {
+    fn from(e: HttpError) -> OpenError {
+        OpenError::Connector(e.into())
+    }
+}
+
+/// One Genesys Cloud organisation's audit API, with its cached access token.
+pub struct GenesysConnector {
+    account: String,
+    api: String,
+    login: String,
+    client_id: String,
+    /// `Basic base64(client_id:client_secret)`, marked sensitive.
+    basic: HeaderValue,
+    /// Configured services; empty: all.
+    services: Vec<String>,
+    http: Arc<HttpClient>,
+    token: Mutex<TokenState>,
+    mapping: OnceCell<Vec<String>>,
+    realtime_mapping: OnceCell<Vec<String>>,
+    /// The API refused a query without `serviceName`: query each service.
+    per_service: AtomicBool,
+    /// The first wait between polls of a transaction.
+    poll_start: Duration,
+}
+
+#[derive(Default)]
+struct TokenState {
+    /// `Bearer …`, marked sensitive, and when to fetch a new one.
+    bearer: Option<(HeaderValue, Instant)>,
+    issued: u64,
+}
+
+impl std::fmt::Debug for GenesysConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenesysConnector")
+            .field("account", &self.account)
+            .field("api", &self.api)
+            .field("login", &self.login)
+            .field("client_id", &self.client_id)
+            .field("services", &self.services)
+            .field("per_service", &self.per_service.load(Relaxed))
+            .finish()
+    }
+}
+
+/// A query transaction's id and state.
+#[derive(Debug, Deserialize)]
+struct Status {
+    id: String,
+    state: String,
+}
+
+/// One reply about results, judged.
+#[derive(Debug)]
+enum Fetched {
+    Page(Fetch),
+    /// `400 response.entity.too.large`: ask again with a smaller page.
+    TooLarge,
+    /// The cursor expired or the transaction is gone.
+    CursorRejected,
+    /// A query without `serviceName` was refused (older API).
+    NeedsService,
+}
+
+/// One page of messages, mapped.
+#[derive(Debug)]
+struct Fetch {
+    page: Page,
+    count: usize,
+    cursor: Option<String>,
+    page_count: Option<u64>,
+}
+
+impl GenesysConnector {
+    pub fn new(account: &GenesysAccount, http: Arc<HttpClient>) -> GenesysConnector {
+        let pair = format!(
+            "{}:{}",
+            account.client_id,
+            account.client_secret.value().expose_secret()
+        );
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        );
+        // Base64 is always a valid header value.
+        let mut basic = HeaderValue::try_from(basic).unwrap_or(HeaderValue::from_static(""));
+        basic.set_sensitive(true);
+        GenesysConnector {
+            account: account.name.clone(),
+            api: account.api_base_url.clone(),
+            login: account.login_base_url.clone(),
+            client_id: account.client_id.clone(),
+            basic,
+            services: account.services.clone(),
+            http,
+            token: Mutex::new(TokenState::default()),
+            mapping: OnceCell::new(),
+            realtime_mapping: OnceCell::new(),
+            per_service: AtomicBool::new(false),
+            poll_start: Duration::from_millis(200),
+        }
+    }
+
+    /// Service names from `GET /api/v2/audits/query/servicemapping`, fetched once.
+    pub async fn services(&self, counters: &Counters) -> Result<Vec<String>, ConnectorError> {
+        self.mapping(counters, false).await
+    }
+
+    /// History path: one transaction per planned service for `window`, each
+    /// polled until it ends (a `Failed`/`Cancelled` one is run once more), then
+    /// their results paged in turn.
+    pub async fn open(
+        &self,
+        window: Window,
+        counters: &Counters,
+    ) -> Result<WindowReader<'_>, OpenError> {
+        let mut plan = self.plan(counters, false).await?;
+        let mut txs = Vec::with_capacity(plan.len());
+        while let Some(service) = plan.get(txs.len()) {
+            match self
+                .transaction(window, service.as_deref(), counters)
+                .await?
+            {
+                Some(id) => txs.push(id),
+                None => {
+                    self.fall_back();
+                    plan = self.plan(counters, false).await?;
+                    txs.clear();
+                }
+            }
+        }
+        Ok(self.reader(window, plan, txs, false, None))
+    }
+
+    /// Realtime path (the last 14 days): `POST /api/v2/audits/query/realtime`
+    /// with page numbers.
+    pub async fn open_realtime(
+        &self,
+        window: Window,
+        counters: &Counters,
+    ) -> Result<WindowReader<'_>, ConnectorError> {
+        loop {
+            let plan = self.plan(counters, true).await?;
+            let first = plan.first().cloned().flatten();
+            let fetched = self
+                .fetch_realtime(window, first.as_deref(), 1, PAGE_SIZE, counters)
+                .await?;
+            if matches!(fetched, Fetched::NeedsService) && first.is_none() {
+                self.fall_back();
+                continue;
+            }
+            return Ok(self.reader(window, plan, Vec::new(), true, Some(fetched)));
+        }
+    }
+
+    fn reader(
+        &self,
+        window: Window,
+        plan: Vec<Option<String>>,
+        txs: Vec<String>,
+        realtime: bool,
+        pending: Option<Fetched>,
+    ) -> WindowReader<'_> {
+        WindowReader {
+            conn: self,
+            window,
+            realtime,
+            plan,
+            txs,
+            at: 0,
+            cursor: None,
+            seen: HashSet::new(),
+            page_number: 1,
+            page_size: PAGE_SIZE,
+            pending,
+            restarted: false,
+        }
+    }
+
+    fn fall_back(&self) {
+        if !self.per_service.swap(true, Relaxed) {
+            tracing::info!(account = %self.account, "Genesys refused a query without serviceName; querying each service from now on");
+        }
+    }
+
+    /// The services to query for one window: `None` means all at once.
+    async fn plan(
+        &self,
+        counters: &Counters,
+        realtime: bool,
+    ) -> Result<Vec<Option<String>>, ConnectorError> {
+        if !self.services.is_empty() {
+            return Ok(self.services.iter().cloned().map(Some).collect());
+        }
+        if !self.per_service.load(Relaxed) {
+            return Ok(vec![None]);
+        }
+        let names = self.mapping(counters, realtime).await?;
+        Ok(names.into_iter().map(Some).collect())
+    }
+
+    fn what(&self, window: Window, service: Option<&str>) -> String {
+        match service {
+            Some(s) => format!("genesys/{}/audits {window} {s}", self.account),
+            None => format!("genesys/{}/audits {window}", self.account),
+        }
+    }
+
+    // ------------------------------------------------------------- queries
+
+    async fn mapping(
+        &self,
+        counters: &Counters,
+        realtime: bool,
+    ) -> Result<Vec<String>, ConnectorError> {
+        #[derive(Deserialize)]
+        struct Mapping {
+            services: Option<Vec<Named>>,
+        }
+        #[derive(Deserialize)]
+        struct Named {
+            name: Option<String>,
+        }
+        let (cell, path) = match realtime {
+            true => (&self.realtime_mapping, "/realtime/servicemapping"),
+            false => (&self.mapping, "/servicemapping"),
+        };
+        let fetch = || async {
+            let what = format!("genesys/{}/servicemapping", self.account);
+            let url = format!("{}{QUERY}{path}", self.api);
+            let judge = |r: &Reply| match r.status {
+                StatusCode::OK => match serde_json::from_slice::<Mapping>(&r.body) {
+                    Ok(m) => Verdict::Done(m.services.unwrap_or_default()),
+                    Err(e) => Verdict::Retry(format!("unreadable service mapping ({e})")),
+                },
+                _ => rejected(r, &what),
+            };
+            let listed = self.call(counters, &what, |c| c.get(&url), judge).await?;
+            let mut seen = HashSet::new();
+            let names: Vec<String> = listed
+                .into_iter()
+                .filter_map(|s| s.name.filter(|n| !n.is_empty()))
+                .filter(|n| seen.insert(n.clone()))
+                .collect();
+            if names.is_empty() {
+                let detail = "the service mapping lists no services".into();
+                return Err(ConnectorError::Protocol { what, detail });
+            }
+            Ok(names)
+        };
+        cell.get_or_try_init(fetch).await.cloned()
+    }
+
+    /// Runs one transaction to its end, once more if it fails: its id, or
+    /// `None` when the API wants a `serviceName`.
+    async fn transaction(
+        &self,
+        window: Window,
+        service: Option<&str>,
+        counters: &Counters,
+    ) -> Result<Option<String>, OpenError> {
+        let what = self.what(window, service);
+        let url = format!("{}{QUERY}", self.api);
+        let body = query_body(window, service, None);
+        let mut attempts = 0;
+        loop {
+            let judge = |r: &Reply| match r.status {
+                StatusCode::OK | StatusCode::ACCEPTED => {
+                    parse_status(r).map_or_else(Verdict::Retry, |s| Verdict::Done(Some(s)))
+                }
+                StatusCode::BAD_REQUEST if service.is_none() && mentions(r, "servicename") => {
+                    Verdict::Done(None)
+                }
+                _ => rejected(r, &what),
+            };
+            let post = |c: &Client| c.post(&url).json(&body);
+            let Some(status) = self.call(counters, &what, post, judge).await? else {
+                return Ok(None);
+            };
+            let end = self.wait(status, counters, &what).await?;
+            if end.state == "Succeeded" {
+                return Ok(Some(end.id));
+            }
+            attempts += 1;
+            tracing::warn!(%what, transaction = %end.id, state = %end.state, attempts, "audit query transaction ended without results");
+            if attempts >= 2 {
+                return Err(OpenError::QueryFailed {
+                    transaction_id: end.id,
+                    state: end.state,
+                });
+            }
+        }
+    }
+
+    /// Polls a transaction with growing waits until it ends.
+    async fn wait(
+        &self,
+        mut status: Status,
+        counters: &Counters,
+        what: &str,
+    ) -> Result<Status, ConnectorError> {
+        let (started, mut delay) = (Instant::now(), self.poll_start);
+        loop {
+            match status.state.as_str() {
+                "Succeeded" | "Failed" | "Cancelled" | "NotFound" => return Ok(status),
+                "Queued" | "Running" => {}
+                other => {
+                    return Err(ConnectorError::Protocol {
+                        what: what.to_owned(),
+                        detail: format!("transaction {} is in unknown state `{other}`", status.id),
+                    })
+                }
+            }
+            if started.elapsed() >= POLL_BUDGET {
+                return Err(ConnectorError::Protocol {
+                    what: what.to_owned(),
+                    detail: format!(
+                        "transaction {} still {} after {} minutes",
+                        status.id,
+                        status.state,
+                        POLL_BUDGET.as_secs() / 60
+                    ),
+                });
+            }
+            tokio::time::sleep(delay).await;
+            delay = delay.mul_f64(1.5).min(POLL_MAX);
+            let url = format!("{}{QUERY}/{}", self.api, status.id);
+            let judge = |r: &Reply| match r.status {
+                StatusCode::OK | StatusCode::ACCEPTED => {
+                    parse_status(r).map_or_else(Verdict::Retry, Verdict::Done)
+                }
+                StatusCode::NOT_FOUND => Verdict::Done(Status {
+                    id: status.id.clone(),
+                    state: "NotFound".into(),
+                }),
+                _ => rejected(r, what),
+            };
+            status = self.call(counters, what, |c| c.get(&url), judge).await?;
+        }
+    }
+
+    async fn fetch_results(
+        &self,
+        (window, service): (Window, Option<&str>),
+        tx: &str,
+        cursor: Option<&str>,
+        page_size: u32,
+        counters: &Counters,
+    ) -> Result<Fetched, ConnectorError> {
+        let what = self.what(window, service);
+        let url = format!("{}{QUERY}/{tx}/results", self.api);
+        let size = page_size.to_string();
+        let build = |c: &Client| {
+            let mut q = vec![("pageSize", size.as_str()), ("expand", "user")];
+            q.extend(cursor.map(|c| ("cursor", c)));
+            c.get(&url).query(&q)
+        };
+        let judge = |r: &Reply| match r.status {
+            StatusCode::OK => parsed(r),
+            StatusCode::BAD_REQUEST if is_too_large(r) => Verdict::Done(Fetched::TooLarge),
+            StatusCode::BAD_REQUEST if cursor.is_some() && mentions(r, "cursor") => {
+                Verdict::Done(Fetched::CursorRejected)
+            }
+            StatusCode::NOT_FOUND => Verdict::Done(Fetched::CursorRejected),
+            _ => rejected(r, &what),
+        };
+        self.call(counters, &what, build, judge).await
+    }
+
+    async fn fetch_realtime(
+        &self,
+        window: Window,
+        service: Option<&str>,
+        page_number: u32,
+        page_size: u32,
+        counters: &Counters,
+    ) -> Result<Fetched, ConnectorError> {
+        let what = self.what(window, service);
+        let url = format!("{}{QUERY}/realtime", self.api);
+        let body = query_body(window, service, Some((page_number, page_size)));
+        let build = |c: &Client| c.post(&url).query(&[("expand", "user")]).json(&body);
+        let judge = |r: &Reply| match r.status {
+            StatusCode::OK => parsed(r),
+            StatusCode::BAD_REQUEST if is_too_large(r) => Verdict::Done(Fetched::TooLarge),
+            StatusCode::BAD_REQUEST if service.is_none() && mentions(r, "servicename") => {
+                Verdict::Done(Fetched::NeedsService)
+            }
+            _ => rejected(r, &what),
+        };
+        self.call(counters, &what, build, judge).await
+    }
+}
+
+/// `AuditQueryRequest` (or, with a page, `AuditRealtimeQueryRequest`).
+fn query_body(window: Window, service: Option<&str>, page: Option<(u32, u32)>) -> Value {
+    let mut body = json!({
+        "interval": interval(window),
+        "sort": [{"name": "Timestamp", "sortOrder": "ascending"}],
+    });
+    if let Some(s) = service {
+        body["serviceName"] = json!(s);
+    }
+    if let Some((number, size)) = page {
+        body["pageNumber"] = json!(number);
+        body["pageSize"] = json!(size);
+    }
+    body
+}
+
+/// `from/to` in `yyyy-MM-ddTHH:mm:ss.SSSZ`, widened to whole milliseconds so
+/// that no event of the window falls outside it.
+fn interval(w: Window) -> String {
+    let ms = |t: DateTime<Utc>, up: bool| {
+        let us = t.timestamp_micros();
+        let ms = us.div_euclid(1000) + i64::from(up && us.rem_euclid(1000) != 0);
+        let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or(t);
+        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    };
+    format!("{}/{}", ms(w.from, false), ms(w.to, true))
+}
+
+/// A status answer; its id goes into URL paths, so it must be plain.
+fn parse_status(r: &Reply) -> Result<Status, String> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_.".contains(&b);
+    match serde_json::from_slice::<Status>(&r.body) {
+        Ok(s) if !s.id.is_empty() && s.id.bytes().all(plain) => Ok(s),
+        Ok(s) => Err(format!("unusable transaction id `{}`", s.id)),
+        Err(e) => Err(format!("unreadable query status ({e})")),
+    }
+}
+
+fn parsed(r: &Reply) -> Verdict<Fetched> {
+    match parse_page(&r.body) {
+        Ok(f) => Verdict::Done(Fetched::Page(f)),
+        Err(e) => Verdict::Retry(format!("unreadable audit results ({e})")),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    message: Option<String>,
+    code: Option<String>,
+}
+
+fn error_body(r: &Reply) -> ErrorBody {
+    serde_json::from_slice(&r.body).unwrap_or_default()
+}
+
+/// `ErrorBody` as text: `message (code)`, or the body itself.
+fn error_text(r: &Reply) -> String {
+    match error_body(r) {
+        ErrorBody {
+            message: Some(m),
+            code: Some(c),
+        } => format!("{m} ({c})"),
+        ErrorBody {
+            message: Some(m), ..
+        } => m,
+        _ => r.snippet(),
+    }
+}
+
+fn oauth_error(r: &Reply) -> String {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: Option<String>,
+        error_description: Option<String>,
+        description: Option<String>,
+    }
+    match serde_json::from_slice::<OAuthError>(&r.body) {
+        Ok(e) if e.error.is_some() => {
+            let text = e.error_description.or(e.description).unwrap_or_default();
+            format!("{}: {text}", e.error.unwrap_or_default())
+        }
+        _ => error_text(r),
+    }
+}
+
+fn is_too_large(r: &Reply) -> bool {
+    error_body(r).code.as_deref() == Some(TOO_LARGE)
+}
+
+/// Whether the error's message mentions `word` (lower case).
+fn mentions(r: &Reply, word: &str) -> bool {
+    let b = error_body(r);
+    let text = b.message.or(b.code).unwrap_or_else(|| r.snippet());
+    text.to_ascii_lowercase().contains(word)
+}
+
+fn rejected<T>(r: &Reply, what: &str) -> Verdict<T> {
+    Verdict::Fail(HttpError::Rejected {
+        what: what.to_owned(),
+        status: r.status.as_u16(),
+        message: error_text(r),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultsPage<'a> {
+    #[serde(borrow)]
+    entities: Option<Vec<&'a RawValue>>,
+    cursor: Option<String>,
+    page_count: Option<u64>,
+}
+
+/// Parses a results (or realtime) page: each message is sliced out, then mapped.
+fn parse_page(body: &[u8]) -> Result<Fetch, serde_json::Error> {
+    let page: ResultsPage<'_> = serde_json::from_slice(body)?;
+    let entities = page.entities.unwrap_or_default();
+    let (mut rows, mut rejected) = (Vec::with_capacity(entities.len()), Vec::new());
+    for raw in &entities {
+        match map_message(raw.get()) {
+            Ok(row) => rows.push(row),
+            Err(r) => rejected.push(r),
+        }
+    }
+    Ok(Fetch {
+        page: Page {
+            rows: PageRows::Genesys(rows),
+            rejected,
+        },
+        count: entities.len(),
+        cursor: page.cursor.filter(|c| !c.is_empty()),
+        page_count: page.page_count,
+    })
+}
+
+mod auth;
+mod map;
+mod reader;
+
+pub use map::map_message;
+pub use reader::WindowReader;
+
+#[cfg(test)]
+mod tests;

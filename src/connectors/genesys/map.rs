@@ -1,0 +1,194 @@
+//! Mapping one Genesys `AuditLogMessage` to a row: the fields the mirror derives
+//! from `raw_json` are only type-checked; absent or null is fine, a wrong type
+//! rejects the message with the field named.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// Mapping one message. Fields the mirror derives from `raw_json` are only
+// type-checked: absent or null is fine, a wrong type rejects the message.
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Message<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_date: Option<Cow<'a, str>>,
+    remote_ip: Option<Vec<Option<String>>>,
+    user_home_org_id: Option<Text>,
+    service_name: Option<Text>,
+    level: Option<Text>,
+    action: Option<Text>,
+    entity_type: Option<Text>,
+    status: Option<Text>,
+    application: Option<Text>,
+    user: Option<Ref>,
+    client: Option<Ref>,
+    entity: Option<Ref>,
+    message: Option<Info>,
+    initiating_action: Option<Initiating>,
+    transaction_initiator: Option<bool>,
+    property_changes: Option<ListOf<Change>>,
+    entity_changes: Option<ListOf<Change>>,
+    context: Option<MapOf<Text>>,
+}
+
+/// `DomainEntityRef` / `AddressableEntityRef`.
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "an object with string id, name, selfUri"
+)]
+#[allow(dead_code)]
+struct Ref {
+    id: Option<Text>,
+    name: Option<Text>,
+    self_uri: Option<Text>,
+}
+
+/// `MessageInfo`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a MessageInfo object")]
+#[allow(dead_code)]
+struct Info {
+    localizable_message_code: Option<Text>,
+    message: Option<Text>,
+    message_with_params: Option<Text>,
+    message_params: Option<MapOf<Text>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an InitiatingAction object")]
+#[allow(dead_code)]
+struct Initiating {
+    transaction_id: Option<Text>,
+    action_context: Option<Text>,
+}
+
+/// `PropertyChange` and `EntityChange`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a change object")]
+#[allow(dead_code)]
+struct Change {
+    property: Option<Text>,
+    entity_id: Option<Text>,
+    entity_name: Option<Text>,
+    entity_type: Option<Text>,
+    old_values: Option<ListOf<Text>>,
+    new_values: Option<ListOf<Text>>,
+}
+
+/// A JSON string, checked and not kept.
+struct Text;
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// An array of `T` (nulls allowed), checked and not kept.
+struct ListOf<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ListOf<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = ListOf<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ListOf<T>, A::Error> {
+                while seq.next_element::<Option<T>>()?.is_some() {}
+                Ok(ListOf(PhantomData))
+            }
+        }
+        d.deserialize_seq(V(PhantomData))
+    }
+}
+
+/// An object whose values are `T` (or null), checked and not kept.
+struct MapOf<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for MapOf<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = MapOf<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MapOf<T>, A::Error> {
+                while map.next_entry::<Text, Option<T>>()?.is_some() {}
+                Ok(MapOf(PhantomData))
+            }
+        }
+        d.deserialize_map(V(PhantomData))
+    }
+}
+
+/// Maps one raw `AuditLogMessage`; what cannot be mapped is returned with the reason.
+pub fn map_message(raw: &str) -> Result<GenesysRow, Rejected> {
+    let reject = |reason: String| Rejected {
+        reason,
+        raw_payload: compact_json(raw),
+    };
+    let m: Message<'_> = serde_json::from_str(raw).map_err(|e| reject(diagnose(raw, &e)))?;
+    let id =
+        m.id.filter(|id| !id.is_empty())
+            .ok_or_else(|| reject("field `id`: missing or empty".into()))?;
+    let date = m
+        .event_date
+        .ok_or_else(|| reject("field `eventDate`: missing".into()))?;
+    let event_date = parse_instant(&date).map_err(|e| {
+        let shown: String = date.chars().take(64).collect();
+        reject(format!(
+            "field `eventDate`: `{shown}` is not an RFC 3339 instant ({e})"
+        ))
+    })?;
+    let ips: Vec<&str> = (m.remote_ip.iter().flatten().flatten())
+        .map(String::as_str)
+        .filter(|ip| !ip.is_empty())
+        .collect();
+    Ok(GenesysRow {
+        id: id.into_owned(),
+        event_date,
+        remote_ip_addresses: (!ips.is_empty()).then(|| ips.join(",")),
+        raw_json: compact_json(raw),
+    })
+}
+
+/// Names the field that made `err`: each top-level field is checked alone
+/// (only on the rejection path, so the common path parses once).
+fn diagnose(raw: &str, err: &serde_json::Error) -> String {
+    let plain = |e: &serde_json::Error| {
+        let text = e.to_string();
+        let at = format!(" at line {} column {}", e.line(), e.column());
+        text.strip_suffix(&at).map_or(text.clone(), str::to_owned)
+    };
+    let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(raw) else {
+        return format!("the message is not a JSON object ({})", plain(err));
+    };
+    for (key, value) in fields {
+        let one = Value::Object([(key.clone(), value)].into_iter().collect()).to_string();
+        if let Err(e) = serde_json::from_str::<Message<'_>>(&one) {
+            return format!("field `{key}`: {}", plain(&e));
+        }
+    }
+    format!(
+        "the message does not match AuditLogMessage ({})",
+        plain(err)
+    )
+}

@@ -1,0 +1,535 @@
+use super::*;
+use crate::config::Config;
+use crate::http::Policy;
+use crate::simulator::{self, SimConfig, SimHandle};
+use crate::time::fmt_utc;
+use chrono::DurationRound;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// The real example from the Genesys Community (research §1.3), plus a user
+/// name, a message and an initiating action.
+const MESSAGE: &str = r#"{
+  "id": "583cae9f-87d6-4bce-a5eb-6b133184405b",
+  "userHomeOrgId": "f7110c89-35e5-4c11-b669-0ac7552cc6d0",
+  "user": {"id": "11f27f54-e941-42dc-9319-107175e2190e", "name": "Zoë Ångström",
+           "selfUri": "/api/v2/users/11f27f54-e941-42dc-9319-107175e2190e"},
+  "client": {"id": ""}, "remoteIp": ["12.34.56.78", "2001:db8::1"],
+  "serviceName": "AnalyticsReporting", "level": "USER", "eventDate": "2025-04-01T14:34:56.789+02:00",
+  "message": {"localizableMessageCode": "EXPORT_CREATE", "message": "Create Exports 'x'",
+              "messageWithParams": "{action} Exports", "messageParams": {"action": "Create"}},
+  "action": "Create", "entity": {"id": "e1", "name": "Nightly export"},
+  "entityType": "Exports", "status": "SUCCESS", "application": "",
+  "initiatingAction": {"transactionId": "t-1", "actionContext": "Create"},
+  "transactionInitiator": false,
+  "propertyChanges": [{"property": "name", "oldValues": ["a"], "newValues": ["b"]}],
+  "context": {"ExportType": "CSV", "HasEmail": "true"},
+  "entityChanges": [{"entityId": "u1", "entityName": "N", "entityType": "User", "oldValues": [], "newValues": ["Group"]}],
+  "someFieldAddedLater": {"x": [1, 2]}
+}"#;
+
+/// The seed columns and where the mirror finds them (research §4).
+const COLUMNS: &[(&str, &str)] = &[
+    ("level", "USER"),
+    ("status", "SUCCESS"),
+    ("user_home_org_id", "f7110c89-35e5-4c11-b669-0ac7552cc6d0"),
+    ("user_id", "11f27f54-e941-42dc-9319-107175e2190e"),
+    ("user_name", "Zoë Ångström"),
+    ("client_id", ""),
+    ("remote_ip_addresses", "12.34.56.78,2001:db8::1"),
+    ("service_name", "AnalyticsReporting"),
+    ("event_date", "2025-04-01T12:34:56.789000Z"),
+    ("localizable_message_code", "EXPORT_CREATE"),
+    ("message", "Create Exports 'x'"),
+    ("message_with_params", "{action} Exports"),
+    ("action", "Create"),
+    ("entity_id", "e1"),
+    ("entity_name", "Nightly export"),
+    ("entity_type", "Exports"),
+    ("application", ""),
+    ("initiating_action_transaction_id", "t-1"),
+    ("initiating_action_context", "Create"),
+    ("transaction_initiator", "0"),
+    ("context", r#"{"ExportType":"CSV","HasEmail":"true"}"#),
+    ("message_params", r#"{"action":"Create"}"#),
+    (
+        "property_changes",
+        r#"[{"property":"name","oldValues":["a"],"newValues":["b"]}]"#,
+    ),
+];
+
+/// The row as the mirror's table sees it: every column as text (NULL = None).
+fn columns(row: &GenesysRow) -> Vec<(String, Option<String>)> {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    db.execute_batch(include_str!("../../../migrations/0001_init.sql"))
+        .unwrap();
+    db.execute(
+        "INSERT INTO genesys_audit_log_message (account, id, remote_ip_addresses, event_date, raw_json, db_last_updated) VALUES ('a', ?1, ?2, ?3, ?4, 'x')",
+        (&row.id, &row.remote_ip_addresses, fmt_utc(row.event_date), &row.raw_json),
+    )
+    .unwrap();
+    let names: Vec<&str> = COLUMNS.iter().map(|c| c.0).collect();
+    let sql = format!(
+        "SELECT {} FROM genesys_audit_log_message",
+        names
+            .iter()
+            .map(|n| format!("CAST({n} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    db.query_row(&sql, [], |r| {
+        (0..names.len())
+            .map(|i| Ok((names[i].to_owned(), r.get::<_, Option<String>>(i)?)))
+            .collect()
+    })
+    .unwrap()
+}
+
+#[test]
+fn every_seed_column_is_carried_or_derivable() {
+    let row = map_message(MESSAGE).unwrap();
+    assert_eq!(row.id, "583cae9f-87d6-4bce-a5eb-6b133184405b");
+    assert_eq!(fmt_utc(row.event_date), "2025-04-01T12:34:56.789000Z");
+    assert_eq!(row.raw_json, compact_json(MESSAGE));
+    assert!(
+        row.raw_json.contains("\"Nightly export\""),
+        "spaces in strings stay"
+    );
+    let got = columns(&row);
+    for ((name, want), (col, value)) in COLUMNS.iter().zip(&got) {
+        assert_eq!(name, col);
+        assert_eq!(value.as_deref(), Some(*want), "{name}");
+    }
+}
+
+#[test]
+fn missing_optional_fields_stay_absent() {
+    let row = map_message(r#"{"id":"m1","eventDate":"2026-01-02T03:04:05Z"}"#).unwrap();
+    assert_eq!(row.remote_ip_addresses, None);
+    for (name, value) in columns(&row) {
+        if name != "event_date" {
+            assert_eq!(value, None, "{name} must be NULL, not empty");
+        }
+    }
+    let nulls = r#"{"id":"m2","eventDate":"2026-01-02T03:04:05Z","user":null,"remoteIp":null,
+        "message":{"messageParams":null},"context":{"k":null},"propertyChanges":[null],"level":null}"#;
+    let row = map_message(nulls).unwrap();
+    assert_eq!(row.remote_ip_addresses, None);
+}
+
+#[test]
+fn offsets_become_utc() {
+    for (wire, utc) in [
+        ("2025-04-01T12:34:56Z", "2025-04-01T12:34:56.000000Z"),
+        ("2025-04-01T04:34:56-08:00", "2025-04-01T12:34:56.000000Z"),
+        ("2025-04-01T18:04:56.5+05:30", "2025-04-01T12:34:56.500000Z"),
+    ] {
+        let raw = format!(r#"{{"id":"x","eventDate":"{wire}"}}"#);
+        assert_eq!(fmt_utc(map_message(&raw).unwrap().event_date), utc);
+    }
+}
+
+#[test]
+fn remote_ips_are_joined_and_empty_is_none() {
+    let ips = |v: &str| {
+        let raw = format!(r#"{{"id":"x","eventDate":"2026-01-01T00:00:00Z","remoteIp":{v}}}"#);
+        map_message(&raw).unwrap().remote_ip_addresses
+    };
+    assert_eq!(ips(r#"["10.0.0.1"]"#).as_deref(), Some("10.0.0.1"));
+    assert_eq!(
+        ips(r#"["10.0.0.1","::1"]"#).as_deref(),
+        Some("10.0.0.1,::1")
+    );
+    assert_eq!(ips("[]"), None);
+    assert_eq!(ips(r#"[""]"#), None);
+}
+
+#[test]
+fn wrong_types_are_rejected_with_the_field_and_reason() {
+    let base = r#""id":"x","eventDate":"2026-01-01T00:00:00Z""#;
+    for (extra, field) in [
+        (r#""remoteIp":"10.1.2.3, 2001:db8::1""#, "remoteIp"),
+        (r#""level":3"#, "level"),
+        (r#""user":{"id":5}"#, "user"),
+        (r#""user":"u1""#, "user"),
+        (r#""client":{"id":true}"#, "client"),
+        (r#""message":{"messageParams":{"a":1}}"#, "message"),
+        (r#""initiatingAction":[]"#, "initiatingAction"),
+        (r#""transactionInitiator":"false""#, "transactionInitiator"),
+        (r#""propertyChanges":{"property":"x"}"#, "propertyChanges"),
+        (r#""entityChanges":[{"oldValues":[1]}]"#, "entityChanges"),
+        (r#""context":{"a":["b"]}"#, "context"),
+        (r#""serviceName":{}"#, "serviceName"),
+    ] {
+        let raw = format!("{{ {base}, {extra} }}");
+        let r = map_message(&raw).unwrap_err();
+        assert!(
+            r.reason.starts_with(&format!("field `{field}`: ")),
+            "{extra}: {}",
+            r.reason
+        );
+        assert!(r.reason.contains("expected"), "{}", r.reason);
+        assert!(!r.reason.contains(" at line "), "{}", r.reason);
+        assert_eq!(r.raw_payload, compact_json(&raw));
+    }
+    for (raw, reason) in [
+        (
+            r#"{"eventDate":"2026-01-01T00:00:00Z"}"#,
+            "field `id`: missing",
+        ),
+        (
+            r#"{"id":"","eventDate":"2026-01-01T00:00:00Z"}"#,
+            "field `id`: missing or empty",
+        ),
+        (
+            r#"{"id":42,"eventDate":"2026-01-01T00:00:00Z"}"#,
+            "field `id`: invalid type",
+        ),
+        (r#"{"id":"x"}"#, "field `eventDate`: missing"),
+        (
+            r#"{"id":"x","eventDate":"yesterday"}"#,
+            "field `eventDate`: `yesterday` is not",
+        ),
+        (
+            r#"{"id":"x","eventDate":"2026-13-45T99:00:00Z"}"#,
+            "field `eventDate`: `2026-13-45",
+        ),
+        (r#"[1,2]"#, "the message is not a JSON object"),
+    ] {
+        let r = map_message(raw).unwrap_err();
+        assert!(r.reason.starts_with(reason), "{raw}: {}", r.reason);
+    }
+}
+
+#[test]
+fn intervals_are_utc_milliseconds_covering_the_window() {
+    let t = |s: &str| parse_instant(s).unwrap();
+    let w = Window::new(t("2026-01-01T00:00:00Z"), t("2026-01-02T00:00:00Z"));
+    assert_eq!(
+        interval(w),
+        "2026-01-01T00:00:00.000Z/2026-01-02T00:00:00.000Z"
+    );
+    let w = Window::new(
+        t("2026-01-01T00:00:00.1234567Z"),
+        t("2026-01-01T01:00:00.0001+01:00"),
+    );
+    assert_eq!(
+        interval(w),
+        "2026-01-01T00:00:00.123Z/2026-01-01T00:00:00.001Z"
+    );
+}
+
+// ------------------------------------------------------------- simulator
+
+/// Four days of data ending an hour-aligned day ago (inside realtime's 14 days).
+async fn sim(tweak: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let end = Utc::now()
+        .duration_trunc(chrono::Duration::hours(1))
+        .unwrap()
+        - chrono::Duration::days(1);
+    let mut c = SimConfig::new(7);
+    c.origin = end - chrono::Duration::days(4);
+    c.end = Some(end);
+    c.genesys_per_day = 2000;
+    c.transaction_polls = 1;
+    tweak(&mut c);
+    simulator::start(c, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+fn account(base: &str, secret: &str, services: &[&str]) -> GenesysAccount {
+    let src = format!(
+        "[[genesys]]\nname = \"sim\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\nclient_id = \"sim-client-id\"\nclient_secret = \"{secret}\"\nservices = {services:?}\n"
+    );
+    let cfg = Config::parse(&src, Path::new("/tmp/auditmirror-test.toml"), Utc::now()).unwrap();
+    cfg.genesys.into_iter().next().unwrap()
+}
+
+fn connector_for(base: &str, secret: &str, services: &[&str]) -> GenesysConnector {
+    let policy = Policy {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        max_tries: 4,
+        base_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        max_retry_after: Duration::from_secs(5),
+    };
+    let http = Arc::new(HttpClient::new(policy, None, None).unwrap());
+    let mut conn = GenesysConnector::new(&account(base, secret, services), http);
+    conn.poll_start = Duration::from_millis(5);
+    conn
+}
+
+fn connector(h: &SimHandle, services: &[&str]) -> GenesysConnector {
+    let secret = h.state.cfg.credentials.genesys_client_secret.clone();
+    connector_for(&h.base_url(), &secret, services)
+}
+
+/// The last `days` days of the simulator's data.
+fn last_days(h: &SimHandle, days: i64) -> Window {
+    let end = h.state.cfg.end.unwrap();
+    Window::new(end - chrono::Duration::days(days), end)
+}
+
+/// Reads every page; checks that exactly the final page says it is the last.
+async fn drain(mut r: WindowReader<'_>, counters: &Counters) -> (Vec<GenesysRow>, Vec<Rejected>) {
+    let (mut rows, mut rejected, mut last) = (Vec::new(), Vec::new(), false);
+    while let Some((page, is_last)) = r.next(counters).await.unwrap() {
+        assert!(!last, "a page after the last");
+        last = is_last;
+        let PageRows::Genesys(r) = page.rows else {
+            panic!("not Genesys rows")
+        };
+        rows.extend(r);
+        rejected.extend(page.rejected);
+    }
+    assert!(last, "no page said it was the last");
+    assert!(r.next(counters).await.unwrap().is_none());
+    (rows, rejected)
+}
+
+fn assert_truth(rows: &[GenesysRow], truth: &[String]) {
+    assert!(!truth.is_empty());
+    assert_eq!(rows.len(), truth.len());
+    for (row, t) in rows.iter().zip(truth) {
+        assert_eq!(row, &map_message(t).unwrap());
+        assert_eq!(&row.raw_json, t);
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_window_reads_exactly_the_truth() {
+    let h = sim(|c| c.malformed_every = 97).await;
+    let conn = connector(&h, &[]);
+    let (w, counters) = (last_days(&h, 2), Counters::default());
+    let (rows, rejected) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert_truth(&rows, &h.genesys_truth(w.from, w.to));
+    let bad: Vec<String> = rejected.iter().map(|r| r.raw_payload.clone()).collect();
+    assert_eq!(bad, h.genesys_malformed(w.from, w.to));
+    assert_eq!(counters.token_refreshes.load(Relaxed), 0);
+    assert_eq!(h.stats().tokens_issued, 1);
+    assert!(!format!("{conn:?}").contains("sim-client-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refreshed_and_counted() {
+    let h = sim(|c| c.token_ttl = Duration::from_secs(1)).await;
+    let conn = connector(&h, &[]);
+    let counters = Counters::default();
+    let w = Window::new(
+        last_days(&h, 1).from,
+        last_days(&h, 1).from + chrono::Duration::hours(2),
+    );
+    drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert_truth(&rows, &h.genesys_truth(w.from, w.to));
+    assert!(counters.token_refreshes.load(Relaxed) >= 1);
+    // A token the server no longer honours but we think fresh: 401, refresh, retry.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    if let Some((_, at)) = &mut conn.token.lock().await.bearer {
+        *at = Instant::now() + Duration::from_secs(3600);
+    }
+    let before = counters.token_refreshes.load(Relaxed);
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert_truth(&rows, &h.genesys_truth(w.from, w.to));
+    assert_eq!(counters.token_refreshes.load(Relaxed), before + 1);
+    assert!(h.stats().unauthorized >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_transaction_is_run_once_more() {
+    let h = sim(|c| c.fail_first_transactions = 1).await;
+    let conn = connector(&h, &[]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert_truth(&rows, &h.genesys_truth(w.from, w.to));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_failing_twice_is_query_failed() {
+    let h = sim(|c| c.fail_transactions_longer_than = Some(Duration::from_secs(86_400))).await;
+    let conn = connector(&h, &[]);
+    let counters = Counters::default();
+    match conn.open(last_days(&h, 2), &counters).await {
+        Err(OpenError::QueryFailed {
+            transaction_id,
+            state,
+        }) => {
+            assert!(!transaction_id.is_empty());
+            assert_eq!(state, "Failed");
+        }
+        other => panic!("expected QueryFailed, got {:?}", other.map(|_| ())),
+    }
+    let (rows, _) = drain(
+        conn.open(last_days(&h, 1), &counters).await.unwrap(),
+        &counters,
+    )
+    .await;
+    assert_eq!(
+        rows.len(),
+        h.genesys_truth(last_days(&h, 1).from, last_days(&h, 1).to)
+            .len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_realtime_path_reads_exactly_the_truth() {
+    let h = sim(|_| {}).await;
+    let conn = connector(&h, &[]);
+    let (w, counters) = (last_days(&h, 2), Counters::default());
+    let (rows, _) = drain(conn.open_realtime(w, &counters).await.unwrap(), &counters).await;
+    // Without serviceName the realtime query covers the realtime services only.
+    let realtime = conn.mapping(&counters, true).await.unwrap();
+    let truth: Vec<String> = h
+        .genesys_truth(w.from, w.to)
+        .into_iter()
+        .filter(|m| {
+            let v: Value = serde_json::from_str(m).unwrap();
+            realtime.iter().any(|s| v["serviceName"] == json!(s))
+        })
+        .collect();
+    assert_truth(&rows, &truth);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_services_yield_only_those() {
+    let h = sim(|_| {}).await;
+    let conn = connector(&h, &["Architect", "Directory"]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    let truth: Vec<String> = h
+        .genesys_truth(w.from, w.to)
+        .into_iter()
+        .filter(|m| {
+            m.contains(r#""serviceName":"Architect""#) || m.contains(r#""serviceName":"Directory""#)
+        })
+        .collect();
+    let got: Vec<String> = rows.iter().map(|r| r.raw_json.clone()).collect();
+    assert_eq!(sorted(got), sorted(truth));
+    let (rt, _) = drain(conn.open_realtime(w, &counters).await.unwrap(), &counters).await;
+    assert_eq!(rt.len(), rows.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_are_read_once_from_the_mapping() {
+    let h = sim(|_| {}).await;
+    let conn = connector(&h, &[]);
+    let counters = Counters::default();
+    let names = conn.services(&counters).await.unwrap();
+    assert!(
+        names.contains(&"Architect".to_owned()) && names.len() == 12,
+        "{names:?}"
+    );
+    let requests = counters.requests.load(Relaxed);
+    assert_eq!(conn.services(&counters).await.unwrap(), names);
+    assert_eq!(counters.requests.load(Relaxed), requests);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_cursor_restarts_the_window_once() {
+    let h = sim(|_| {}).await;
+    let conn = connector(&h, &[]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    h.faults().expire_next_cursors.store(1, Relaxed);
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    let ids: BTreeSet<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let truth = h.genesys_truth(w.from, w.to);
+    assert_eq!(ids.len(), truth.len());
+    assert_eq!(h.stats().expired_cursors, 1);
+    h.faults().expire_next_cursors.store(2, Relaxed);
+    let mut r = conn.open(w, &counters).await.unwrap();
+    let err = loop {
+        match r.next(&counters).await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the window ended despite two expired cursors"),
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(err, ConnectorError::Cursor { .. }), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_faults_are_retried() {
+    let h = sim(|_| {}).await;
+    h.faults().truncate_every.store(3, Relaxed);
+    h.faults().http_5xx_every.store(7, Relaxed);
+    let conn = connector(&h, &[]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert_truth(&rows, &h.genesys_truth(w.from, w.to));
+    assert!(counters.retries.load(Relaxed) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_an_auth_error_without_the_secret() {
+    let h = sim(|_| {}).await;
+    let conn = connector_for(&h.base_url(), "wrong-secret-123", &[]);
+    let err = conn
+        .open(last_days(&h, 1), &Counters::default())
+        .await
+        .unwrap_err();
+    let OpenError::Connector(ConnectorError::Http(e @ HttpError::Auth { .. })) = &err else {
+        panic!("{err:?}")
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("client_secret") && text.contains("sim"),
+        "{text}"
+    );
+    assert!(!text.contains("wrong-secret-123") && !format!("{err:?}").contains("wrong-secret-123"));
+}
+
+/// A proxy that refuses queries without `serviceName`, as older APIs did.
+async fn strict_proxy(h: &SimHandle) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, Uri};
+    let target = h.base_url();
+    let client = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (target, client) = (target.clone(), client.clone());
+        async move {
+            let query = uri.path().starts_with("/api/v2/audits/query") && method == Method::POST;
+            if query && !String::from_utf8_lossy(&body).contains("serviceName") {
+                let e = json!({"message": "serviceName is required", "code": "invalid.value", "status": 400});
+                return (axum::http::StatusCode::BAD_REQUEST, e.to_string());
+            }
+            let mut req = client.request(method, format!("{target}{uri}")).body(body);
+            for (k, v) in &headers {
+                req = req.header(k, v);
+            }
+            let resp = req.send().await.unwrap();
+            let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
+            (status, resp.text().await.unwrap())
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_wants_service_names_is_queried_per_service() {
+    let h = sim(|c| c.genesys_per_day = 600).await;
+    let (base, proxy) = strict_proxy(&h).await;
+    let secret = h.state.cfg.credentials.genesys_client_secret.clone();
+    let conn = connector_for(&base, &secret, &[]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    let got: Vec<String> = rows.iter().map(|r| r.raw_json.clone()).collect();
+    assert_eq!(sorted(got), sorted(h.genesys_truth(w.from, w.to)));
+    assert!(conn.per_service.load(Relaxed));
+    let (rt, _) = drain(conn.open_realtime(w, &counters).await.unwrap(), &counters).await;
+    assert!(!rt.is_empty() && rt.len() < rows.len());
+    proxy.abort();
+}
