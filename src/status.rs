@@ -109,6 +109,9 @@ pub fn render_text(reports: &[StreamReport]) -> String {
             s.watermark.as_deref().unwrap_or("none yet")
         );
         let _ = writeln!(out, "  rows        {}", s.rows_total);
+        if let Some(services) = s.services.as_ref().filter(|v| !v.is_empty()) {
+            let _ = writeln!(out, "  services    {}", services.join(", "));
+        }
         match &s.last_run {
             Some(run) => {
                 let c = &run.counts;

@@ -43,6 +43,12 @@ async fn thirty_days_equal_the_truth_reruns_write_nothing_and_changes_update_the
     ok(&reports);
     assert_eq!(mirror_genesys(&env.db), everything(&env));
     assert!(reports[0].counts.rows_inserted > 11_000, "{}", reports[0]);
+    // The service names the mapping listed are kept for `status`.
+    let services = count(
+        &env.db,
+        "SELECT json_array_length(services) FROM sync_state WHERE source = 'genesys'",
+    );
+    assert!(services >= 10, "{services}");
     // A re-run writes nothing.
     let before = genesys_stamps(&env.db);
     ok(&env

@@ -40,6 +40,9 @@ pub struct SimConfig {
     pub gong_requests_per_second: Option<f64>,
     /// Genesys answers 429 above this many requests per minute per token, if set.
     pub genesys_requests_per_minute: Option<u32>,
+    /// The window of `genesys_requests_per_minute`: Genesys counts per minute;
+    /// tests shorten it to check pacing without waiting minutes.
+    pub genesys_rate_window: Duration,
     /// Lifetime of Genesys access tokens.
     pub token_ttl: Duration,
     pub late: Option<LateEvents>,
@@ -91,6 +94,7 @@ impl SimConfig {
             genesys_per_day: 1000,
             gong_requests_per_second: None,
             genesys_requests_per_minute: None,
+            genesys_rate_window: Duration::from_secs(60),
             token_ttl: Duration::from_secs(86_400),
             late: None,
             malformed_every: 0,
@@ -126,7 +130,7 @@ impl SimState {
                 .map(|r| Bucket::new(r, r.max(1.0))),
             genesys_limit: cfg
                 .genesys_requests_per_minute
-                .map(|r| RollingWindow::new(r, Duration::from_secs(60))),
+                .map(|r| RollingWindow::new(r, cfg.genesys_rate_window)),
             genesys: genesys::GenesysState::default(),
             faults: Faults::default(),
             stats: Stats::default(),

@@ -101,6 +101,8 @@ pub struct StreamStatus {
     pub lease_expires_at: Option<String>,
     /// Rows this stream has added to the mirror over all runs.
     pub rows_total: i64,
+    /// Genesys: the services its service mapping listed at the last run.
+    pub services: Option<Vec<String>>,
     pub last_run: Option<RunSummary>,
 }
 
@@ -336,6 +338,18 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Records the service names a Genesys stream's service mapping listed.
+    pub fn set_services(&mut self, stream: &StreamKey, services: &[String]) -> Result<()> {
+        let json = serde_json::to_string(services).unwrap_or_default();
+        self.conn
+            .execute(
+                &format!("UPDATE sync_state SET services = ?4 WHERE {KEY}"),
+                params![stream.source.as_str(), stream.account, stream.stream, json],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Opens a `sync_runs` row for a run that starts now; returns its id.
     pub fn begin_run(
         &mut self,
@@ -404,7 +418,7 @@ impl Store {
             .prepare(
                 "SELECT s.source, s.account, s.stream, s.watermark, s.last_success_at, s.last_error, s.last_error_at, \
                         s.failing_since, s.lease_owner, s.lease_expires_at, \
-                        s.rows_total, \
+                        s.rows_total, s.services, \
                         r.id, r.kind, r.started_at, r.finished_at, r.outcome, r.pages, r.requests, r.retries, \
                         r.token_refreshes, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.rows_rejected, r.error \
                    FROM sync_state s \
@@ -415,25 +429,25 @@ impl Store {
             .map_err(e)?;
         let rows = stmt
             .query_map([], |r| {
-                let last_run = match r.get::<_, Option<i64>>(11)? {
+                let last_run = match r.get::<_, Option<i64>>(12)? {
                     None => None,
                     Some(id) => Some(RunSummary {
                         id,
-                        kind: r.get(12)?,
-                        started_at: r.get(13)?,
-                        finished_at: r.get(14)?,
-                        outcome: r.get(15)?,
+                        kind: r.get(13)?,
+                        started_at: r.get(14)?,
+                        finished_at: r.get(15)?,
+                        outcome: r.get(16)?,
                         counts: RunCounts {
-                            pages: r.get(16)?,
-                            requests: r.get(17)?,
-                            retries: r.get(18)?,
-                            token_refreshes: r.get(19)?,
-                            rows_inserted: r.get(20)?,
-                            rows_updated: r.get(21)?,
-                            rows_unchanged: r.get(22)?,
-                            rows_rejected: r.get(23)?,
+                            pages: r.get(17)?,
+                            requests: r.get(18)?,
+                            retries: r.get(19)?,
+                            token_refreshes: r.get(20)?,
+                            rows_inserted: r.get(21)?,
+                            rows_updated: r.get(22)?,
+                            rows_unchanged: r.get(23)?,
+                            rows_rejected: r.get(24)?,
                         },
-                        error: r.get(24)?,
+                        error: r.get(25)?,
                     }),
                 };
                 Ok(StreamStatus {
@@ -448,6 +462,9 @@ impl Store {
                     lease_owner: r.get(8)?,
                     lease_expires_at: r.get(9)?,
                     rows_total: r.get(10)?,
+                    services: r
+                        .get::<_, Option<String>>(11)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
                     last_run,
                 })
             })

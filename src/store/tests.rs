@@ -133,6 +133,7 @@ fn migration_creates_exactly_the_designed_schema() {
                 "lease_owner",
                 "lease_expires_at",
                 "rows_total",
+                "services",
             ],
         ),
         (

@@ -198,7 +198,7 @@ async fn run_inner(
         // Spawned now, not when first awaited: the fetchers need it draining.
         tokio::task::spawn_blocking(move || write_pages(store, rx, targets, progress))
     };
-    let mut fetched: Vec<Option<Result<(), ConnectorError>>> =
+    let mut fetched: Vec<Option<Result<Fetched, ConnectorError>>> =
         (0..streams.len()).map(|_| None).collect();
     for (i, handle) in fetchers {
         let (result, done) = handle.await.map_err(|e| RunError::Task(e.to_string()))?;
@@ -217,12 +217,21 @@ async fn run_inner(
         report.counts.requests = r.counters.requests.load(Relaxed) as i64;
         report.counts.retries = r.counters.retries.load(Relaxed) as i64;
         report.counts.token_refreshes = r.counters.token_refreshes.load(Relaxed) as i64;
+        let key = report.key.clone();
         let failure = match (&write_errors[i], fetched[i].take()) {
             (Some(e), _) => Some((None, e.to_string())),
             (None, Some(Err(e))) => Some((Some(e.class()), e.to_string())),
+            (
+                None,
+                Some(Ok(Fetched {
+                    services: Some(list),
+                })),
+            ) => {
+                store.set_services(&key, &list)?;
+                None
+            }
             _ => None,
         };
-        let key = report.key.clone();
         match &failure {
             None => {
                 store.finish_run(
@@ -301,6 +310,12 @@ fn prepare(
 
 /// The fetching side of one stream: reads its windows in time order and sends
 /// their pages.
+/// What a fetcher learned besides its pages.
+struct Fetched {
+    /// Genesys: the service names the service mapping listed.
+    services: Option<Vec<String>>,
+}
+
 async fn produce(
     stream: Arc<Stream>,
     idx: usize,
@@ -308,7 +323,8 @@ async fn produce(
     tx: mpsc::Sender<Msg>,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
-) -> Result<(), ConnectorError> {
+) -> Result<Fetched, ConnectorError> {
+    let mut services = None;
     let send = |page: Page, window_end: Option<DateTime<Utc>>| {
         let tx = tx.clone();
         let stop = stop.clone();
@@ -339,12 +355,19 @@ async fn produce(
                 }
                 while let Some((page, last)) = reader.next(&counters).await? {
                     if !send(page, last.then_some(w.to)).await {
-                        return Ok(()); // the writer stopped this stream; it reports why
+                        return Ok(Fetched { services }); // the writer stopped this stream; it reports why
                     }
                 }
             }
         }
         Reader::Genesys { conn, realtime } => {
+            // The service names, for `status`; a mapping we may not read is no failure.
+            match conn.services(&counters).await {
+                Ok(list) => services = Some(list),
+                Err(e) => {
+                    tracing::warn!(stream = %stream.key, "cannot read the audit service mapping: {e}")
+                }
+            }
             // Fixed windows; one whose query keeps failing is halved down to an hour.
             let mut todo = range.split_every(crate::time::chrono_duration(stream.settings.window));
             todo.reverse();
@@ -375,13 +398,13 @@ async fn produce(
                 };
                 while let Some((page, last)) = reader.next(&counters).await? {
                     if !send(page, last.then_some(w.to)).await {
-                        return Ok(());
+                        return Ok(Fetched { services });
                     }
                 }
             }
         }
     }
-    Ok(())
+    Ok(Fetched { services })
 }
 
 /// Where the writer puts one stream's pages.
