@@ -23,10 +23,20 @@ pub fn from_micros(micros: i64) -> DateTime<Utc> {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Parses an RFC 3339 / ISO-8601 instant with any offset (`Z`, `-08:00`, `+05:30`)
-/// and truncates it to whole microseconds, the mirror's precision.
+/// Parses an RFC 3339 / ISO-8601 instant with any offset (`Z`, `-08:00`, `+05:30`,
+/// also the basic form `+0000`) and truncates it to whole microseconds, the
+/// mirror's precision. A date-time without any offset is taken as UTC.
 pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
-    let t = DateTime::parse_from_rfc3339(s)?.with_timezone(&Utc);
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&Utc),
+        Err(e) => DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+            .map(|t| t.with_timezone(&Utc))
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map(|n| n.and_utc())
+            })
+            .map_err(|_| e)?,
+    };
     Ok(from_micros(to_micros(t)))
 }
 
@@ -77,6 +87,15 @@ mod tests {
     fn sub_microsecond_digits_are_truncated() {
         let t = parse_instant("2024-01-01T00:00:00.123456789Z").unwrap();
         assert_eq!(fmt_utc(t), "2024-01-01T00:00:00.123456Z");
+    }
+
+    #[test]
+    fn basic_offsets_and_missing_offsets_are_understood() {
+        let t = parse_instant("2018-02-17T10:30:00Z").unwrap();
+        assert_eq!(parse_instant("2018-02-17T02:30:00.000-0800").unwrap(), t);
+        assert_eq!(parse_instant("2018-02-17T10:30:00+0000").unwrap(), t);
+        assert_eq!(parse_instant("2018-02-17T10:30:00").unwrap(), t);
+        assert_eq!(parse_instant("2018-02-17T10:30:00.000").unwrap(), t);
     }
 
     #[test]

@@ -165,7 +165,10 @@ fn judge(
         },
         StatusCode::NOT_FOUND => {
             let text = errors();
-            if text.to_ascii_lowercase().contains("no logs found") {
+            // Gong's documented "No logs found for the specified period"; its
+            // other lists say "No calls found …", so any "no … found" is empty.
+            let lower = text.to_ascii_lowercase();
+            if ["no logs found", "no records found", "no data found", "no results found"].iter().any(|p| lower.contains(p)) {
                 let page = Page { rows: PageRows::Gong(Vec::new()), rejected: Vec::new() };
                 Verdict::Done(Fetched::Page(FetchedPage { page, total: 0, cursor: None }))
             } else {

@@ -191,3 +191,54 @@ proptest! {
         prop_assert_eq!(map_entry("UserCallPlay", &compact).unwrap().id, map_entry("UserCallPlay", &pretty).unwrap().id);
     }
 }
+
+fn reply(status: u16, body: &str) -> Reply {
+    Reply {
+        status: StatusCode::from_u16(status).unwrap(),
+        headers: reqwest::header::HeaderMap::new(),
+        body: bytes::Bytes::from(body.to_owned()),
+    }
+}
+
+#[test]
+fn status_codes_are_judged_as_gong_means_them() {
+    let judge_it =
+        |status, body: &str, cursor| judge(&reply(status, body), "AccessLog", cursor, "acme", "w");
+    let empty = r#"{"requestId":"x","errors":["No logs found for the specified period"]}"#;
+    match judge_it(404, empty, false) {
+        Verdict::Done(Fetched::Page(p)) => {
+            assert_eq!((p.total, p.page.rows.len(), p.cursor), (0, 0, None))
+        }
+        other => panic!("{other:?}"),
+    }
+    // A 404 that is not Gong's "nothing found" points at the base URL.
+    match judge_it(404, "<html>Not Found</html>", false) {
+        Verdict::Fail(e) => assert!(e.to_string().contains("base_url"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    for status in [401, 403] {
+        match judge_it(status, r#"{"errors":["Access denied"]}"#, false) {
+            Verdict::Fail(e) => {
+                assert_eq!(e.class(), crate::http::ErrorClass::Auth);
+                assert!(
+                    e.to_string().contains("acme") && e.to_string().contains(SCOPE),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let expired = r#"{"errors":["cursor has expired"]}"#;
+    assert!(matches!(
+        judge_it(400, expired, true),
+        Verdict::Done(Fetched::CursorRejected)
+    ));
+    assert!(
+        matches!(judge_it(400, expired, false), Verdict::Fail(_)),
+        "a cursor error without a cursor is a bad request"
+    );
+    assert!(
+        matches!(judge_it(200, r#"{"records":{"#, false), Verdict::Retry(_)),
+        "a truncated body is retried"
+    );
+}
