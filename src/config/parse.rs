@@ -1,0 +1,683 @@
+//! The config file as written (`toml::Spanned` raw tables, one macro for the
+//! stream settings every table shares) and its validation into [`Config`]: every
+//! error names the key and its line.
+
+use super::*;
+
+// ---------------------------------------------------------------------------
+// The file as written. Stream settings appear in `[defaults]` and in every
+// account, so one macro declares them for all three tables.
+
+macro_rules! table_with_settings {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct $name {
+            $($field: $ty,)*
+            schedule: Option<Spanned<String>>,
+            lookback: Option<Spanned<String>>,
+            settle: Option<Spanned<String>>,
+            start: Option<Spanned<toml::Value>>,
+            window: Option<Spanned<String>>,
+            window_records: Option<Spanned<i64>>,
+        }
+
+        impl $name {
+            fn overrides(&self) -> Overrides<'_> {
+                Overrides {
+                    schedule: self.schedule.as_ref(),
+                    lookback: self.lookback.as_ref(),
+                    settle: self.settle.as_ref(),
+                    start: self.start.as_ref(),
+                    window: self.window.as_ref(),
+                    window_records: self.window_records.as_ref(),
+                }
+            }
+        }
+    };
+}
+
+type Text = Option<Spanned<String>>;
+type SecretText = Option<Spanned<SecretString>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFile {
+    database: Option<RawDatabase>,
+    defaults: Option<RawDefaults>,
+    #[serde(default)]
+    gong: Vec<Spanned<RawGong>>,
+    #[serde(default)]
+    genesys: Vec<Spanned<RawGenesys>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    path: Spanned<String>,
+}
+
+table_with_settings!(RawDefaults {});
+
+table_with_settings!(RawGong {
+    name: Spanned<String>,
+    base_url: Text,
+    access_key: SecretText,
+    access_key_file: Text,
+    access_key_env: Text,
+    access_key_secret: SecretText,
+    access_key_secret_file: Text,
+    access_key_secret_env: Text,
+    bearer_token: SecretText,
+    bearer_token_file: Text,
+    bearer_token_env: Text,
+    log_types: Option<Spanned<Vec<Spanned<String>>>>,
+    requests_per_second: Option<Spanned<f64>>,
+    daily_request_budget: Option<Spanned<i64>>,
+});
+
+table_with_settings!(RawGenesys {
+    name: Spanned<String>,
+    region: Text,
+    api_base_url: Text,
+    login_base_url: Text,
+    client_id: Text,
+    client_secret: SecretText,
+    client_secret_file: Text,
+    client_secret_env: Text,
+    services: Option<Spanned<Vec<Spanned<String>>>>,
+    requests_per_minute: Option<Spanned<i64>>,
+    mode: Text,
+});
+
+#[derive(Clone, Copy, Default)]
+struct Overrides<'a> {
+    schedule: Option<&'a Spanned<String>>,
+    lookback: Option<&'a Spanned<String>>,
+    settle: Option<&'a Spanned<String>>,
+    start: Option<&'a Spanned<toml::Value>>,
+    window: Option<&'a Spanned<String>>,
+    window_records: Option<&'a Spanned<i64>>,
+}
+
+/// The three spellings of one secret key.
+struct SecretKeys<'a> {
+    key: &'static str,
+    inline: &'a SecretText,
+    file: &'a Text,
+    env: &'a Text,
+}
+
+impl SecretKeys<'_> {
+    fn given(&self) -> bool {
+        self.inline.is_some() || self.file.is_some() || self.env.is_some()
+    }
+}
+
+pub(super) struct Ctx<'a> {
+    pub(super) path: &'a Path,
+    pub(super) src: &'a str,
+    pub(super) now: DateTime<Utc>,
+    pub(super) dir: PathBuf,
+}
+
+type Res<T> = Result<T, ConfigError>;
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let line = self.src[..span.start.min(self.src.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        ConfigError::Invalid {
+            path: self.path.to_owned(),
+            line,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn build(&self, raw: RawFile) -> Res<Config> {
+        let database_path = match &raw.database {
+            Some(db) if db.path.get_ref().trim().is_empty() => {
+                return Err(self.err(db.path.span(), "database.path", "must not be empty"))
+            }
+            Some(db) => self.relative(db.path.get_ref()),
+            None => self.dir.join("auditmirror.sqlite"),
+        };
+        let defaults = raw
+            .defaults
+            .as_ref()
+            .map(RawDefaults::overrides)
+            .unwrap_or_default();
+        let mut warnings = Vec::new();
+        if raw.gong.is_empty() && raw.genesys.is_empty() {
+            warnings.push(format!(
+                "{}: no [[gong]] or [[genesys]] account is configured: nothing will sync",
+                self.path.display()
+            ));
+        }
+        let mut gong = Vec::new();
+        for g in &raw.gong {
+            let acct = self.gong(g, defaults)?;
+            if gong.iter().any(|o: &GongAccount| o.name == acct.name) {
+                return Err(self.err(
+                    g.get_ref().name.span(),
+                    format!("gong[{}].name", acct.name),
+                    "another [[gong]] account has this name; names must be unique",
+                ));
+            }
+            gong.push(acct);
+        }
+        let mut genesys = Vec::new();
+        for g in &raw.genesys {
+            let acct = self.genesys(g, defaults)?;
+            if genesys.iter().any(|o: &GenesysAccount| o.name == acct.name) {
+                return Err(self.err(
+                    g.get_ref().name.span(),
+                    format!("genesys[{}].name", acct.name),
+                    "another [[genesys]] account has this name; names must be unique",
+                ));
+            }
+            genesys.push(acct);
+        }
+        Ok(Config {
+            file: self.path.to_owned(),
+            database_path,
+            gong,
+            genesys,
+            warnings,
+        })
+    }
+
+    fn relative(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    fn name(&self, table: &str, name: &Spanned<String>) -> Res<String> {
+        let n = name.get_ref();
+        let ok = !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !ok {
+            return Err(self.err(
+                name.span(),
+                format!("{table}.name"),
+                format!("`{n}` is not a valid account name: use letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        Ok(n.clone())
+    }
+
+    fn gong(&self, g: &Spanned<RawGong>, defaults: Overrides<'_>) -> Res<GongAccount> {
+        let r = g.get_ref();
+        let name = self.name("gong", &r.name)?;
+        let t = format!("gong[{name}]");
+        let base_url = match &r.base_url {
+            Some(u) => self.base_url(u, &format!("{t}.base_url"))?,
+            None => "https://api.gong.io".to_owned(),
+        };
+        let basic_key = SecretKeys {
+            key: "access_key",
+            inline: &r.access_key,
+            file: &r.access_key_file,
+            env: &r.access_key_env,
+        };
+        let basic_secret = SecretKeys {
+            key: "access_key_secret",
+            inline: &r.access_key_secret,
+            file: &r.access_key_secret_file,
+            env: &r.access_key_secret_env,
+        };
+        let bearer = SecretKeys {
+            key: "bearer_token",
+            inline: &r.bearer_token,
+            file: &r.bearer_token_file,
+            env: &r.bearer_token_env,
+        };
+        let auth = if bearer.given() {
+            if basic_key.given() || basic_secret.given() {
+                return Err(self.err(
+                    g.span(),
+                    format!("{t}.bearer_token"),
+                    "give either bearer_token or access_key + access_key_secret, not both",
+                ));
+            }
+            GongAuth::Bearer {
+                token: self.secret(&t, g.span(), &bearer)?,
+            }
+        } else {
+            GongAuth::Basic {
+                access_key: self.secret(&t, g.span(), &basic_key)?,
+                access_key_secret: self.secret(&t, g.span(), &basic_secret)?,
+            }
+        };
+        let log_types = match &r.log_types {
+            None => GONG_LOG_TYPES.iter().map(|s| s.to_string()).collect(),
+            Some(list) => {
+                let key = format!("{t}.log_types");
+                if list.get_ref().is_empty() {
+                    return Err(self.err(list.span(), key, format!("is empty: leave it out for all five, or list some of {GONG_LOG_TYPES:?}")));
+                }
+                let mut seen = HashSet::new();
+                for lt in list.get_ref() {
+                    if !GONG_LOG_TYPES.contains(&lt.get_ref().as_str()) {
+                        return Err(self.err(
+                            lt.span(),
+                            key,
+                            format!(
+                                "`{}` is not a Gong log type; use one of {GONG_LOG_TYPES:?}",
+                                lt.get_ref()
+                            ),
+                        ));
+                    }
+                    if !seen.insert(lt.get_ref().clone()) {
+                        return Err(self.err(
+                            lt.span(),
+                            key,
+                            format!("`{}` is listed twice", lt.get_ref()),
+                        ));
+                    }
+                }
+                list.get_ref().iter().map(|s| s.get_ref().clone()).collect()
+            }
+        };
+        let requests_per_second = match &r.requests_per_second {
+            None => 2.5,
+            Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
+                *v.get_ref()
+            }
+            Some(v) => {
+                return Err(self.err(
+                    v.span(),
+                    format!("{t}.requests_per_second"),
+                    "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
+                ))
+            }
+        };
+        let daily_request_budget = self.int_in(
+            r.daily_request_budget.as_ref(),
+            &format!("{t}.daily_request_budget"),
+            10_000,
+            1,
+            u32::MAX as i64,
+        )? as u32;
+        let settings = self.settings(&t, r.overrides(), defaults)?;
+        Ok(GongAccount {
+            name,
+            base_url,
+            auth,
+            log_types,
+            requests_per_second,
+            daily_request_budget,
+            settings,
+        })
+    }
+
+    fn genesys(&self, g: &Spanned<RawGenesys>, defaults: Overrides<'_>) -> Res<GenesysAccount> {
+        let r = g.get_ref();
+        let name = self.name("genesys", &r.name)?;
+        let t = format!("genesys[{name}]");
+        let (region, api_base_url, login_base_url) = match (&r.region, &r.api_base_url) {
+            (Some(reg), Some(_)) => {
+                return Err(self.err(
+                    reg.span(),
+                    format!("{t}.region"),
+                    "give either region or api_base_url + login_base_url, not both",
+                ))
+            }
+            (Some(reg), None) => {
+                let v = reg.get_ref().trim();
+                let domain = GENESYS_REGIONS
+                    .iter()
+                    .find(|(aws, domain)| *domain == v || aws.replace('_', "-") == v.replace('_', "-"))
+                    .map(|(_, d)| *d)
+                    .ok_or_else(|| {
+                        let known: Vec<_> = GENESYS_REGIONS.iter().map(|(_, d)| *d).collect();
+                        self.err(reg.span(), format!("{t}.region"), format!("`{v}` is not a Genesys Cloud region; use one of {known:?}, or set api_base_url and login_base_url"))
+                    })?;
+                if r.login_base_url.is_some() {
+                    return Err(self.err(
+                        reg.span(),
+                        format!("{t}.login_base_url"),
+                        "login_base_url goes with api_base_url, not with region",
+                    ));
+                }
+                (
+                    Some(domain.to_owned()),
+                    format!("https://api.{domain}"),
+                    format!("https://login.{domain}"),
+                )
+            }
+            (None, Some(api)) => {
+                let api_url = self.base_url(api, &format!("{t}.api_base_url"))?;
+                let login = match &r.login_base_url {
+                    Some(l) => self.base_url(l, &format!("{t}.login_base_url"))?,
+                    None if api_url.contains("//api.") => api_url.replacen("//api.", "//login.", 1),
+                    None => {
+                        return Err(self.err(
+                            api.span(),
+                            format!("{t}.login_base_url"),
+                            "missing: with this api_base_url, also set login_base_url",
+                        ))
+                    }
+                };
+                (None, api_url, login)
+            }
+            (None, None) => return Err(self.err(
+                g.span(),
+                format!("{t}.region"),
+                "missing: set region (e.g. \"mypurecloud.ie\") or api_base_url + login_base_url",
+            )),
+        };
+        let client_id = match &r.client_id {
+            Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
+            Some(c) => return Err(self.err(c.span(), format!("{t}.client_id"), "must not be empty")),
+            None => return Err(self.err(g.span(), format!("{t}.client_id"), "missing: the OAuth client id of a client-credentials client with audits:audit:view")),
+        };
+        let client_secret = self.secret(
+            &t,
+            g.span(),
+            &SecretKeys {
+                key: "client_secret",
+                inline: &r.client_secret,
+                file: &r.client_secret_file,
+                env: &r.client_secret_env,
+            },
+        )?;
+        let mut services = Vec::new();
+        if let Some(list) = &r.services {
+            for s in list.get_ref() {
+                let v = s.get_ref().trim();
+                if v.is_empty() || services.iter().any(|o| o == v) {
+                    return Err(self.err(
+                        s.span(),
+                        format!("{t}.services"),
+                        format!("`{v}` is empty or listed twice"),
+                    ));
+                }
+                services.push(v.to_owned());
+            }
+        }
+        let requests_per_minute = self.int_in(
+            r.requests_per_minute.as_ref(),
+            &format!("{t}.requests_per_minute"),
+            300,
+            1,
+            100_000,
+        )? as u32;
+        let mode = match r.mode.as_ref().map(|m| (m, m.get_ref().trim())) {
+            None | Some((_, "history")) => GenesysMode::History,
+            Some((_, "realtime")) => GenesysMode::Realtime,
+            Some((m, other)) => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{t}.mode"),
+                    format!("`{other}` is not a mode: use \"history\" (default) or \"realtime\" (last 14 days)"),
+                ))
+            }
+        };
+        let settings = self.settings(&t, r.overrides(), defaults)?;
+        Ok(GenesysAccount {
+            name,
+            region,
+            api_base_url,
+            login_base_url,
+            client_id,
+            client_secret,
+            services,
+            requests_per_minute,
+            mode,
+            settings,
+        })
+    }
+
+    fn int_in(
+        &self,
+        v: Option<&Spanned<i64>>,
+        key: &str,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> Res<i64> {
+        match v {
+            None => Ok(default),
+            Some(v) if (min..=max).contains(v.get_ref()) => Ok(*v.get_ref()),
+            Some(v) => Err(self.err(
+                v.span(),
+                key,
+                format!("{} is out of range: use {min} to {max}", v.get_ref()),
+            )),
+        }
+    }
+
+    /// Checks a base URL: https, or http to a loopback host only.
+    fn base_url(&self, v: &Spanned<String>, key: &str) -> Res<String> {
+        let s = v.get_ref().trim();
+        let url = reqwest::Url::parse(s)
+            .map_err(|e| self.err(v.span(), key, format!("`{s}` is not a URL: {e}")))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => return Err(self.err(v.span(), key, format!("`{s}` uses http:// to a host that is not loopback; secrets would cross the network in clear text: use https://"))),
+            other => return Err(self.err(v.span(), key, format!("`{s}`: scheme {other}:// is not supported; use https://"))),
+        }
+        if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+            return Err(self.err(
+                v.span(),
+                key,
+                format!("`{s}` must be a plain base URL such as https://us-12345.api.gong.io"),
+            ));
+        }
+        Ok(s.trim_end_matches('/').to_owned())
+    }
+
+    fn secret(&self, table: &str, table_span: Range<usize>, k: &SecretKeys<'_>) -> Res<Secret> {
+        let key = |suffix: &str| format!("{table}.{}{suffix}", k.key);
+        let given = [k.inline.is_some(), k.file.is_some(), k.env.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if given > 1 {
+            let span = k
+                .file
+                .as_ref()
+                .map(|f| f.span())
+                .or(k.env.as_ref().map(|e| e.span()))
+                .unwrap_or(table_span);
+            return Err(self.err(
+                span,
+                key(""),
+                format!("give only one of {0}, {0}_file and {0}_env", k.key),
+            ));
+        }
+        let (value, origin) = if let Some(v) = k.inline {
+            (v.get_ref().clone(), SecretOrigin::Inline)
+        } else if let Some(f) = k.file {
+            let p = self.relative(f.get_ref());
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                self.err(
+                    f.span(),
+                    key("_file"),
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            })?;
+            (
+                SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
+                SecretOrigin::File(p),
+            )
+        } else if let Some(var) = k.env {
+            let name = var.get_ref().trim();
+            let value = std::env::var(name).map_err(|_| {
+                self.err(
+                    var.span(),
+                    key("_env"),
+                    format!("environment variable {name} is not set"),
+                )
+            })?;
+            (
+                SecretString::from(value),
+                SecretOrigin::Env(name.to_owned()),
+            )
+        } else {
+            return Err(self.err(
+                table_span,
+                key(""),
+                format!("missing: set {0}, {0}_file or {0}_env", k.key),
+            ));
+        };
+        if value.expose_secret().trim().is_empty() {
+            return Err(self.err(table_span, key(""), "the secret is empty"));
+        }
+        Ok(Secret { value, origin })
+    }
+
+    fn settings(
+        &self,
+        table: &str,
+        acct: Overrides<'_>,
+        defaults: Overrides<'_>,
+    ) -> Res<StreamSettings> {
+        // The key to name in an error: the account's own, or the inherited default.
+        let key = |own: bool, name: &str| {
+            if own {
+                format!("{table}.{name}")
+            } else {
+                format!("defaults.{name}")
+            }
+        };
+        let schedule = match acct
+            .schedule
+            .map(|v| (true, v))
+            .or(defaults.schedule.map(|v| (false, v)))
+        {
+            None => "0 */5 * * * *".to_owned(),
+            Some((own, v)) => {
+                check_cron(v.get_ref()).map_err(|m| self.err(v.span(), key(own, "schedule"), m))?;
+                v.get_ref().trim().to_owned()
+            }
+        };
+        let dur = |name: &str,
+                   a: Option<&Spanned<String>>,
+                   d: Option<&Spanned<String>>,
+                   default: Duration|
+         -> Res<Duration> {
+            match a.map(|v| (true, v)).or(d.map(|v| (false, v))) {
+                None => Ok(default),
+                Some((own, v)) => {
+                    parse_duration(v.get_ref()).map_err(|m| self.err(v.span(), key(own, name), m))
+                }
+            }
+        };
+        let lookback = dur(
+            "lookback",
+            acct.lookback,
+            defaults.lookback,
+            Duration::from_secs(15 * 60),
+        )?;
+        let settle = dur(
+            "settle",
+            acct.settle,
+            defaults.settle,
+            Duration::from_secs(2 * 60),
+        )?;
+        let window = dur(
+            "window",
+            acct.window,
+            defaults.window,
+            Duration::from_secs(86_400),
+        )?;
+        if window.is_zero() || window > MAX_GENESYS_WINDOW {
+            let (own, v) = acct
+                .window
+                .map(|v| (true, v))
+                .or(defaults.window.map(|v| (false, v)))
+                .expect("the default window is valid");
+            return Err(self.err(
+                v.span(),
+                key(own, "window"),
+                "must be above 0 and at most 31d (the longest Genesys audit query)",
+            ));
+        }
+        let window_records = match acct
+            .window_records
+            .map(|v| (true, v))
+            .or(defaults.window_records.map(|v| (false, v)))
+        {
+            None => 10_000,
+            Some((own, v)) => {
+                self.int_in(Some(v), &key(own, "window_records"), 10_000, 1, 10_000_000)? as u64
+            }
+        };
+        let start = match acct
+            .start
+            .map(|v| (true, v))
+            .or(defaults.start.map(|v| (false, v)))
+        {
+            None => Start::Ago(Duration::from_secs(30 * 86_400)),
+            Some((own, v)) => self.start(v, &key(own, "start"))?,
+        };
+        Ok(StreamSettings {
+            schedule,
+            lookback,
+            settle,
+            start,
+            window,
+            window_records,
+        })
+    }
+
+    fn start(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Start> {
+        let text = match v.get_ref() {
+            toml::Value::String(s) => s.trim().to_owned(),
+            toml::Value::Datetime(d) => d.to_string(),
+            other => {
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "`{other}` is neither a duration (e.g. \"30d\") nor an RFC 3339 instant"
+                    ),
+                ))
+            }
+        };
+        let start = match parse_instant(&text) {
+            Ok(t) => Start::At(t),
+            Err(_) => match parse_duration(&text) {
+                Ok(d) if !d.is_zero() => Start::Ago(d),
+                _ => {
+                    return Err(self.err(v.span(), key, format!("`{text}` is neither a duration back from now (e.g. \"30d\") nor an RFC 3339 instant with an offset (e.g. \"2026-01-01T00:00:00Z\")")))
+                }
+            },
+        };
+        if let Start::At(t) = start {
+            if t > self.now {
+                return Err(self.err(
+                    v.span(),
+                    key,
+                    format!(
+                        "{} is in the future; nothing could sync before it",
+                        fmt_utc(t)
+                    ),
+                ));
+            }
+        }
+        Ok(start)
+    }
+}
