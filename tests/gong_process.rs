@@ -4,103 +4,11 @@
 
 mod common;
 
+use common::process::*;
 use common::*;
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-/// The binary with `config`, as `Env::bin` builds it.
-fn command(config: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_auditmirror"));
-    c.arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG");
-    c
-}
-
-/// A run of the binary that takes longer than this is a hang: kill it, fail.
-const HANG: Duration = Duration::from_secs(60);
-
-/// Runs the binary to completion off the runtime's workers, so the simulator
-/// keeps serving; returns its output and wall time.
-async fn run_bin(config: &Path, args: &[&str]) -> (Output, Duration) {
-    let mut cmd = command(config, args);
-    tokio::task::spawn_blocking(move || {
-        let (mut out, mut err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
-        let started = Instant::now();
-        let mut child = cmd
-            .stdout(out.try_clone().unwrap())
-            .stderr(err.try_clone().unwrap())
-            .spawn()
-            .unwrap();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > HANG {
-                child.kill().unwrap();
-                break child.wait().unwrap();
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        };
-        let took = started.elapsed();
-        let read = |f: &mut std::fs::File| {
-            let mut v = Vec::new();
-            f.seek(SeekFrom::Start(0)).unwrap();
-            f.read_to_end(&mut v).unwrap();
-            v
-        };
-        let output = Output {
-            status,
-            stdout: read(&mut out),
-            stderr: read(&mut err),
-        };
-        assert!(
-            took <= HANG,
-            "{cmd:?} hung; killed after {took:?}\n{}",
-            text(&output)
-        );
-        (output, took)
-    })
-    .await
-    .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Replaces the one config line `key = …` with `key = value`.
-fn rewrite_config(env: &Env, key: &str, value: &str) {
-    let (text, prefix) = (
-        std::fs::read_to_string(&env.config).unwrap(),
-        format!("{key} ="),
-    );
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with(&prefix)).count(),
-        1,
-        "{text}"
-    );
-    let new: Vec<String> = text
-        .lines()
-        .map(|l| {
-            if l.starts_with(&prefix) {
-                format!("{prefix} {value}")
-            } else {
-                l.to_owned()
-            }
-        })
-        .collect();
-    std::fs::write(&env.config, new.join("\n") + "\n").unwrap();
-}
 
 /// The kill test's data: 8,000 entries per log type, 40,000 in all; a debug
 /// `sync` of it takes about 1.2 s on two idle cores.

@@ -11,7 +11,7 @@ const QUERY: &str = "/api/v2/audits/query";
 const MAPPING: &str = "/api/v2/audits/query/servicemapping";
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vendor-specs/genesys/audits-openapi.json"
+    "/tests/data/vendor-specs/audits-openapi.json"
 );
 
 /// Eight days of data ending a day ago (inside the realtime query's 14 days).

@@ -31,7 +31,7 @@ async fn sim(cfg: SimConfig) -> SimHandle {
 fn validator(name: &str) -> jsonschema::Validator {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vendor-specs/gong/gong-v2-logs-excerpt.json"
+        "/tests/data/vendor-specs/gong-v2-logs-excerpt.json"
     );
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     for strict in ["ErrorResponse", "LogsResponse", "Records", "logEntry"] {

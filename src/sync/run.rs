@@ -364,6 +364,8 @@ async fn produce(
             // The service names, for `status`; a mapping we may not read is no failure.
             match conn.services(&counters).await {
                 Ok(list) => services = Some(list),
+                // Credentials refused here are refused everywhere: stop now.
+                Err(e) if e.class() == crate::http::ErrorClass::Auth => return Err(e),
                 Err(e) => {
                     tracing::warn!(stream = %stream.key, "cannot read the audit service mapping: {e}")
                 }

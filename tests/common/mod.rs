@@ -3,6 +3,8 @@
 //! the same way, so tests compare the two exactly.
 #![allow(dead_code)]
 
+pub mod process;
+
 use auditmirror::config::Config;
 use auditmirror::connectors::genesys::map_message;
 use auditmirror::connectors::gong::{compact_json, map_entry};
