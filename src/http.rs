@@ -128,7 +128,7 @@ pub struct Counters {
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
-    next: tokio::sync::Mutex<Instant>,
+    next: std::sync::Mutex<Instant>,
 }
 
 impl Pacer {
@@ -137,7 +137,7 @@ impl Pacer {
     pub fn per_second(rate: f64) -> Pacer {
         Pacer {
             interval: Duration::from_secs_f64(1.02 / rate),
-            next: tokio::sync::Mutex::new(Instant::now()),
+            next: std::sync::Mutex::new(Instant::now()),
         }
     }
 
@@ -145,17 +145,24 @@ impl Pacer {
         Pacer::per_second(n as f64 / 60.0)
     }
 
+    /// Waits for this request's slot. The slot is reserved under the lock and
+    /// slept for outside it, so streams sharing the pacer wait side by side, and
+    /// slots follow the schedule rather than wake-up times: a timer's overshoot
+    /// never accumulates into a slower rate.
     async fn wait(&self) {
-        let mut next = self.next.lock().await;
-        let now = Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        if slot > Instant::now() {
+            tokio::time::sleep_until(slot).await;
         }
-        *next = Instant::now().max(*next) + self.interval;
     }
 
-    async fn defer(&self, wait: Duration) {
-        let mut next = self.next.lock().await;
+    fn defer(&self, wait: Duration) {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
         *next = (*next).max(Instant::now() + wait);
     }
 }
@@ -235,7 +242,7 @@ impl HttpClient {
                         });
                     }
                     if let Some(p) = &self.pacer {
-                        p.defer(wait).await;
+                        p.defer(wait);
                     }
                     (
                         format!("HTTP 429, Retry-After {} s", wait.as_secs_f64()),
@@ -379,7 +386,7 @@ mod tests {
         }
         let elapsed = start.elapsed().as_secs_f64();
         assert!((2.0..2.1).contains(&elapsed), "{elapsed}");
-        p.defer(Duration::from_secs(5)).await;
+        p.defer(Duration::from_secs(5));
         let before = Instant::now();
         p.wait().await;
         assert!(before.elapsed() >= Duration::from_secs(4));
