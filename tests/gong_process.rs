@@ -6,8 +6,6 @@ mod common;
 
 use common::process::*;
 use common::*;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The kill test's data: 8,000 entries per log type, 40,000 in all; a debug
@@ -16,7 +14,6 @@ const KILL_DAYS: i64 = 4;
 const KILL_PER_DAY: u64 = 2000;
 /// Kill moments are drawn up to this many milliseconds after the spawn.
 const KILL_SPAN_MS: u64 = 1200;
-const SIGKILL: i32 = 9;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_twenty_random_moments_then_rerun_equals_truth() {
@@ -45,24 +42,9 @@ async fn sigkill_at_twenty_random_moments_then_rerun_equals_truth() {
             rng.u64(5..=KILL_SPAN_MS)
         };
         let ctx = format!("KILL_SEED={seed} iteration {i} (kill at {delay} ms)");
-        let mut child = command(&env.config, &["sync"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-        child.kill().unwrap(); // SIGKILL; harmless if it already exited
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-            .await
-            .unwrap();
-        let killed = status.signal() == Some(SIGKILL);
+        let killed = sync_then_sigkill(&env.config, delay, &ctx).await;
         if killed {
             interrupted += 1;
-        } else {
-            assert!(
-                status.success(),
-                "{ctx}: the first run ended {status:?} before the kill"
-            );
         }
         let rows_at_kill = count(&env.db, "SELECT count(*) FROM gong_audit_log_entry");
         let (out, took) = run_bin(&env.config, &["sync"]).await;

@@ -178,42 +178,36 @@ pub fn truth_rows(sim: &SimHandle, log_type: &str, from: DateTime<Utc>, to: Date
 
 /// The mirror's Gong rows of one log type.
 pub fn mirror_rows(db: &Path, log_type: &str) -> Rows {
+    pairs(db, &format!("SELECT id, raw_json FROM gong_audit_log_entry WHERE account = 'acme' AND log_type = '{log_type}'"))
+}
+
+/// Every `(first, second)` text column pair a query returns, as a map.
+pub fn pairs(db: &Path, sql: &str) -> BTreeMap<String, String> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn.prepare("SELECT id, raw_json FROM gong_audit_log_entry WHERE account = 'acme' AND log_type = ?1").unwrap();
-    let rows = stmt
-        .query_map([log_type], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
     rows.map(|r| r.unwrap()).collect()
 }
 
 /// The mirror's Genesys rows of account "emea".
 pub fn mirror_genesys(db: &Path) -> Rows {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, raw_json FROM genesys_audit_log_message WHERE account = 'emea'")
-        .unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    rows.map(|r| r.unwrap()).collect()
+    pairs(
+        db,
+        "SELECT id, raw_json FROM genesys_audit_log_message WHERE account = 'emea'",
+    )
 }
 
 /// `id → db_last_updated` over every Genesys row.
 pub fn genesys_stamps(db: &Path) -> BTreeMap<String, String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, db_last_updated FROM genesys_audit_log_message")
-        .unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    rows.map(|r| r.unwrap()).collect()
+    pairs(
+        db,
+        "SELECT id, db_last_updated FROM genesys_audit_log_message",
+    )
 }
 
 /// `id → db_last_updated` over every Gong row.
 pub fn stamps(db: &Path) -> BTreeMap<String, String> {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, db_last_updated FROM gong_audit_log_entry")
-        .unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    rows.map(|r| r.unwrap()).collect()
+    pairs(db, "SELECT id, db_last_updated FROM gong_audit_log_entry")
 }
 
 /// A query's single integer answer.

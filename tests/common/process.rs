@@ -97,3 +97,25 @@ pub fn rewrite_config(env: &Env, key: &str, value: &str) {
         .collect();
     std::fs::write(&env.config, new.join("\n") + "\n").unwrap();
 }
+
+/// Starts `sync` and SIGKILLs it after `delay_ms`; true when the kill found it
+/// still running (a run that had already ended must have succeeded).
+pub async fn sync_then_sigkill(config: &Path, delay_ms: u64, ctx: &str) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = command(config, &["sync"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    child.kill().unwrap(); // SIGKILL; harmless if it already exited
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let killed = status.signal() == Some(9);
+    assert!(
+        killed || status.success(),
+        "{ctx}: the first run ended {status:?} before the kill"
+    );
+    killed
+}
