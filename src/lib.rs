@@ -14,6 +14,7 @@ pub mod connector;
 pub mod connectors;
 pub mod demo;
 pub mod http;
+pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod simulator;

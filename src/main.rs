@@ -39,7 +39,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Validate the config and print it resolved, secrets redacted.
-    CheckConfig,
+    CheckConfig {
+        /// Also try each account's credentials with one cheap request.
+        #[arg(long)]
+        connect: bool,
+    },
     /// Per stream: watermark, lag, last run, rows, last error.
     Status {
         /// Print JSON for scripts.
@@ -204,7 +208,7 @@ fn init_logging() {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::CheckConfig => {
+        Command::CheckConfig { connect } => {
             let config = load_config(&cli.config)?;
             print!("{}", config.render());
             let streams: usize =
@@ -214,6 +218,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 config.gong.len(),
                 config.genesys.len()
             );
+            if connect {
+                return runtime()?.block_on(check_connect(&config));
+            }
             Ok(())
         }
         Command::Status { json } => {
@@ -314,6 +321,27 @@ fn outcome(reports: &[Report]) -> Result<(), Failure> {
         code: EXIT_STREAM_FAILED,
         error,
     })
+}
+
+async fn check_connect(config: &Config) -> Result<(), Failure> {
+    let probes = auditmirror::probe::probe(config).await;
+    let mut failed = 0;
+    for p in &probes {
+        match &p.result {
+            Ok(what) => eprintln!("{:24} ok      {what}", p.account),
+            Err(why) => {
+                failed += 1;
+                eprintln!("{:24} FAILED  {why}", p.account);
+            }
+        }
+    }
+    match failed {
+        0 => Ok(()),
+        n => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!("{n} of {} accounts could not connect", probes.len()),
+        }),
+    }
 }
 
 async fn demo() -> Result<(), Failure> {
