@@ -138,21 +138,7 @@ async fn sigkill_at_twenty_random_moments_then_rerun_equals_truth() {
             truth.len(),
             "{ctx}"
         );
-        // What `status` reports stays exact after a kill: rows counted in the
-        // transaction that wrote them, and no run left looking alive.
-        assert_eq!(
-            count(&env.db, "SELECT sum(rows_total) FROM sync_state") as usize,
-            truth.len(),
-            "{ctx}: status rows"
-        );
-        assert_eq!(
-            count(
-                &env.db,
-                "SELECT count(*) FROM sync_runs WHERE outcome = 'running'"
-            ),
-            0,
-            "{ctx}: stale running runs"
-        );
+        assert_status_exact(&env.db, truth.len(), &ctx);
         let state = if killed { "interrupted" } else { "had exited" };
         eprintln!(
             "kill {i:2} at {delay:4} ms: {state}, {rows_at_kill:5} rows then; re-run {:.2} s",

@@ -47,50 +47,48 @@ impl Env {
     /// Starts the simulator and writes a config whose `[[gong]]` account "acme"
     /// points at it; `gong_extra` is appended to that account's table.
     pub async fn start(cfg: SimConfig, gong_extra: &str) -> Env {
-        let start = cfg.origin - chrono::Duration::hours(1);
-        let sim = simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("auditmirror.toml");
-        let c = &sim.state.cfg.credentials;
-        let text = format!(
-            "[database]\npath = \"mirror.sqlite\"\n\n[defaults]\nstart = \"{}\"\nsettle = \"0s\"\n\n\
-             [[gong]]\nname = \"acme\"\nbase_url = \"{}\"\naccess_key = \"{}\"\naccess_key_secret = \"{}\"\n\
-             requests_per_second = 1000.0\n{gong_extra}\n",
-            start.to_rfc3339(),
-            sim.base_url(),
-            c.gong_access_key,
-            c.gong_access_key_secret
-        );
-        std::fs::write(&config, text).unwrap();
-        let db = dir.path().join("mirror.sqlite");
-        Env {
-            dir,
-            sim,
-            config,
-            db,
-        }
+        Env::with_account(cfg, |sim| {
+            let c = &sim.state.cfg.credentials;
+            format!(
+                "[[gong]]\nname = \"acme\"\nbase_url = \"{}\"\naccess_key = \"{}\"\naccess_key_secret = \"{}\"\n\
+                 requests_per_second = 1000.0\n{gong_extra}\n",
+                sim.base_url(),
+                c.gong_access_key,
+                c.gong_access_key_secret
+            )
+        })
+        .await
     }
 
     /// Starts the simulator and writes a config with one `[[genesys]]` account
     /// "emea" pointing at it; `extra` is appended to that account's table.
     pub async fn start_genesys(cfg: SimConfig, extra: &str) -> Env {
+        Env::with_account(cfg, |sim| {
+            let c = &sim.state.cfg.credentials;
+            format!(
+                "[[genesys]]\nname = \"emea\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\n\
+                 client_id = \"{}\"\nclient_secret = \"{}\"\nrequests_per_minute = 100000\n{extra}\n",
+                c.genesys_client_id,
+                c.genesys_client_secret,
+                base = sim.base_url(),
+            )
+        })
+        .await
+    }
+
+    /// The simulator, a temp dir, and a config there: the mirror next to it, a
+    /// start before the data, no settle, and the account table `account` writes.
+    async fn with_account(cfg: SimConfig, account: impl FnOnce(&SimHandle) -> String) -> Env {
         let start = cfg.origin - chrono::Duration::hours(1);
         let sim = simulator::start(cfg, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("auditmirror.toml");
-        let c = &sim.state.cfg.credentials;
         let text = format!(
-            "[database]\npath = \"mirror.sqlite\"\n\n[defaults]\nstart = \"{}\"\nsettle = \"0s\"\n\n\
-             [[genesys]]\nname = \"emea\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\n\
-             client_id = \"{}\"\nclient_secret = \"{}\"\nrequests_per_minute = 100000\n{extra}\n",
+            "[database]\npath = \"mirror.sqlite\"\n\n[defaults]\nstart = \"{}\"\nsettle = \"0s\"\n\n{}",
             start.to_rfc3339(),
-            c.genesys_client_id,
-            c.genesys_client_secret,
-            base = sim.base_url(),
+            account(&sim)
         );
         std::fs::write(&config, text).unwrap();
         let db = dir.path().join("mirror.sqlite");
@@ -222,6 +220,24 @@ pub fn count(db: &Path, sql: &str) -> i64 {
 pub fn watermark(db: &Path, log_type: &str) -> Option<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     conn.query_row("SELECT watermark FROM sync_state WHERE source = 'gong' AND account = 'acme' AND stream = ?1", [log_type], |r| r.get(0)).ok().flatten()
+}
+
+/// What `status` reports stays exact after a kill: rows are counted in the
+/// transaction that wrote them, and no run is left looking alive.
+pub fn assert_status_exact(db: &Path, total: usize, ctx: &str) {
+    assert_eq!(
+        count(db, "SELECT sum(rows_total) FROM sync_state") as usize,
+        total,
+        "{ctx}: status rows"
+    );
+    assert_eq!(
+        count(
+            db,
+            "SELECT count(*) FROM sync_runs WHERE outcome = 'running'"
+        ),
+        0,
+        "{ctx}: stale running runs"
+    );
 }
 
 /// Asserts the mirror holds exactly the truth for every log type.
