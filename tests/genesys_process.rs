@@ -245,11 +245,7 @@ async fn bad_client_secret_exits_1_naming_the_account() {
         text(&out)
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let last = last_stderr_line(&out);
     assert!(
         last.starts_with("error:") && last.contains("emea") && last.contains("client_secret"),
         "last stderr line: {last}\n{}",

@@ -112,11 +112,7 @@ async fn bad_credentials_fail_fast_naming_account_and_scope() {
         text(&out)
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let last = last_stderr_line(&out);
     assert!(
         last.starts_with("error:") && last.contains("acme") && last.contains("api:logs:read"),
         "last stderr line: {last}\n{}",

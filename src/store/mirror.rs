@@ -223,35 +223,17 @@ fn write_in(
             counts.rejected += 1;
         }
     }
-    if let Some(w) = advance_watermark {
+    // The stream's state moves with its rows: a later watermark (never an
+    // earlier one) and the count of rows this page added, in one statement.
+    if advance_watermark.is_some() || counts.inserted > 0 {
         Store::ensure_stream_in(tx, stream, path)?;
         tx.prepare_cached(
-            "UPDATE sync_state SET watermark = max(coalesce(watermark, ''), ?4) \
-                 WHERE source = ?1 AND account = ?2 AND stream = ?3",
-        )
-        .and_then(|mut s| {
-            s.execute(params![
-                stream.source.as_str(),
-                account,
-                stream.stream,
-                fmt_utc(w)
-            ])
-        })
-        .map_err(e)?;
-    }
-    if counts.inserted > 0 {
-        Store::ensure_stream_in(tx, stream, path)?;
-        tx.prepare_cached(
-            "UPDATE sync_state SET rows_total = rows_total + ?4 \
+            "UPDATE sync_state SET rows_total = rows_total + ?5, \
+                 watermark = CASE WHEN ?4 IS NULL THEN watermark ELSE max(coalesce(watermark, ''), ?4) END \
              WHERE source = ?1 AND account = ?2 AND stream = ?3",
         )
         .and_then(|mut s| {
-            s.execute(params![
-                stream.source.as_str(),
-                account,
-                stream.stream,
-                counts.inserted
-            ])
+            s.execute(params![stream.source.as_str(), account, stream.stream, advance_watermark.map(fmt_utc), counts.inserted])
         })
         .map_err(e)?;
     }

@@ -119,3 +119,14 @@ pub async fn sync_then_sigkill(config: &Path, delay_ms: u64, ctx: &str) -> bool 
     );
     killed
 }
+
+/// The last non-empty line a run wrote to stderr (where the `error:` goes).
+pub fn last_stderr_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_owned()
+}
