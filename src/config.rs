@@ -75,8 +75,44 @@ pub struct Config {
     pub database_path: PathBuf,
     pub gong: Vec<GongAccount>,
     pub genesys: Vec<GenesysAccount>,
+    pub log: LogSettings,
     /// Things that are allowed but unwise, for the caller to log.
     pub warnings: Vec<String>,
+}
+
+/// The `[log]` table. `RUST_LOG` and `--log-format` take precedence.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `info,auditmirror=debug`.
+    pub level: Option<String>,
+    pub format: Option<LogFormat>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(s: &str) -> Option<LogFormat> {
+        match s {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
 }
 
 /// The settings every stream has; `[defaults]` overridden per account.
@@ -272,6 +308,12 @@ impl Config {
             "# resolved from {}\n[database]\npath = {:?}",
             self.file.display(),
             self.database_path
+        );
+        let _ = writeln!(
+            out,
+            "\n[log]\nlevel = {:?}\nformat = {:?}",
+            self.log.level.as_deref().unwrap_or("info"),
+            self.log.format.unwrap_or_default().as_str()
         );
         for g in &self.gong {
             let _ = writeln!(

@@ -5,7 +5,7 @@
 use crate::config::{Config, ConfigError};
 use crate::simulator::{self, SimConfig, SimHandle};
 use crate::store::examples::{Table, GENESYS_EXAMPLES, GONG_EXAMPLES};
-use crate::store::{lease_owner_id, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::streams::{self, BuildError, Selector};
 use crate::sync::{self, ProgressFn, Range, Report};
 use std::path::{Path, PathBuf};
@@ -82,10 +82,8 @@ pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, De
     let streams = streams::build(&config, &Selector::default(), &store)?;
     drop(store);
     let opts = sync::Options {
-        db_path: config.database_path.clone(),
-        owner: lease_owner_id(),
-        lease_ttl: Duration::from_secs(120),
         progress,
+        ..sync::Options::new(config.database_path.clone())
     };
     let reports = sync::run_all(streams, Range::Incremental, opts).await;
     let store = Store::open(&config.database_path)?;

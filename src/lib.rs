@@ -12,8 +12,10 @@
 pub mod config;
 pub mod connector;
 pub mod connectors;
+pub mod daemon;
 pub mod demo;
 pub mod http;
+pub mod logging;
 pub mod probe;
 pub mod progress;
 pub mod record;

@@ -2,10 +2,10 @@
 //! library, and turns errors into exit codes (DESIGN §5). No other logic lives here.
 
 use anyhow::Context as _;
-use auditmirror::config::Config;
+use auditmirror::config::{Config, LogFormat};
 use auditmirror::connector::Window;
 use auditmirror::record::Source;
-use auditmirror::store::{lease_owner_id, Store, StoreError};
+use auditmirror::store::{Store, StoreError};
 use auditmirror::streams::{self, BuildError, Selector};
 use auditmirror::sync::{Options, Outcome, Range, Report};
 use clap::{Parser, Subcommand};
@@ -32,6 +32,10 @@ struct Cli {
         default_value = "auditmirror.toml"
     )]
     config: PathBuf,
+    /// Log lines as text, or JSON objects for log shippers (default: the
+    /// config's `[log] format`, else text).
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,6 +48,8 @@ enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// The daemon: every stream syncs on its schedule until SIGTERM.
+    Run,
     /// Per stream: watermark, lag, last run, rows, last error.
     Status {
         /// Print JSON for scripts.
@@ -80,14 +86,18 @@ struct Selectors {
     /// Only this stream (a Gong log type, or `audits`).
     #[arg(long)]
     stream: Option<String>,
+    /// When another process (the daemon) is syncing a stream, wait this long
+    /// for it (e.g. 10m) instead of skipping the stream.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    wait: std::time::Duration,
 }
 
 impl Selectors {
-    fn selector(self) -> Selector {
+    fn selector(&self) -> Selector {
         Selector {
             source: self.source.as_deref().and_then(Source::parse),
-            account: self.account,
-            stream: self.stream,
+            account: self.account.clone(),
+            stream: self.stream.clone(),
         }
     }
 }
@@ -186,7 +196,6 @@ struct Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
@@ -196,17 +205,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_cron_scheduler=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-}
-
 fn run(cli: Cli) -> Result<(), Failure> {
+    let log_format = cli.log_format.as_deref().and_then(LogFormat::parse);
+    let load_config = |path: &std::path::Path| load_config(path, log_format);
     match cli.command {
         Command::CheckConfig { connect } => {
             let config = load_config(&cli.config)?;
@@ -246,9 +247,33 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Run => {
+            let config = load_config(&cli.config)?;
+            let rt = runtime()?;
+            let result = rt.block_on(auditmirror::daemon::run(cli.config.clone(), config));
+            // Writers of runs cut short are blocking threads: do not wait on them forever.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            result.map_err(|e| match e {
+                auditmirror::daemon::DaemonError::Store(e) => db_failure(e),
+                e @ auditmirror::daemon::DaemonError::Build(BuildError::Store(_)) => Failure {
+                    code: EXIT_DATABASE,
+                    error: e.into(),
+                },
+                e @ (auditmirror::daemon::DaemonError::Config(_)
+                | auditmirror::daemon::DaemonError::Build(_)
+                | auditmirror::daemon::DaemonError::Schedule { .. }) => Failure {
+                    code: EXIT_USAGE,
+                    error: e.into(),
+                },
+                e => Failure {
+                    code: EXIT_STREAM_FAILED,
+                    error: e.into(),
+                },
+            })
+        }
         Command::Sync(sel) => {
             let config = load_config(&cli.config)?;
-            runtime()?.block_on(sync_streams(&config, sel.selector(), Range::Incremental))
+            runtime()?.block_on(sync_streams(&config, &sel, Range::Incremental))
         }
         Command::Backfill {
             from,
@@ -264,18 +289,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let config = load_config(&cli.config)?;
             runtime()?.block_on(sync_streams(
                 &config,
-                selectors.selector(),
+                &selectors,
                 Range::Bounded(Window::new(from, to)),
             ))
         }
-        Command::Demo => runtime()?.block_on(demo()),
-        Command::Simulate(args) => runtime()?.block_on(simulate(*args)),
+        Command::Demo => {
+            auditmirror::logging::init(log_format.unwrap_or_default(), None);
+            runtime()?.block_on(demo())
+        }
+        Command::Simulate(args) => {
+            auditmirror::logging::init(log_format.unwrap_or_default(), None);
+            runtime()?.block_on(simulate(*args))
+        }
     }
 }
 
-async fn sync_streams(config: &Config, sel: Selector, range: Range) -> Result<(), Failure> {
+async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<(), Failure> {
     let store = Store::open(&config.database_path).map_err(db_failure)?;
-    let streams = streams::build(config, &sel, &store).map_err(|e| match e {
+    let streams = streams::build(config, &sel.selector(), &store).map_err(|e| match e {
         BuildError::Store(e) => db_failure(e),
         other => Failure {
             code: EXIT_USAGE,
@@ -284,11 +315,17 @@ async fn sync_streams(config: &Config, sel: Selector, range: Range) -> Result<()
     })?;
     drop(store);
     let opts = Options {
-        db_path: config.database_path.clone(),
-        owner: lease_owner_id(),
-        lease_ttl: std::time::Duration::from_secs(120),
+        wait: sel.wait,
         progress: auditmirror::progress::bars(),
+        ..Options::new(config.database_path.clone())
     };
+    // SIGTERM or Ctrl-C: write the pages in hand, then stop.
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: writing the pages already fetched");
+        cancel.cancel();
+    });
     let reports = auditmirror::sync::run_all(streams, range, opts).await;
     for r in &reports {
         println!("{r}");
@@ -298,10 +335,12 @@ async fn sync_streams(config: &Config, sel: Selector, range: Range) -> Result<()
 
 /// Exit 0 when every stream succeeded or was skipped, else 1 with the reason.
 fn outcome(reports: &[Report]) -> Result<(), Failure> {
+    const STOPPED: &str = "stopped by a signal before the end; the next sync reads the rest";
     let failed: Vec<&str> = reports
         .iter()
         .filter_map(|r| match &r.outcome {
             Outcome::Failed { message, .. } => Some(message.as_str()),
+            Outcome::Stopped => Some(STOPPED),
             _ => None,
         })
         .collect();
@@ -480,11 +519,16 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn load_config(path: &std::path::Path) -> Result<Config, Failure> {
+/// Loads the config, then starts logging as it (or `--log-format`) says.
+fn load_config(path: &std::path::Path, format: Option<LogFormat>) -> Result<Config, Failure> {
     let config = Config::load(path).map_err(|e| Failure {
         code: EXIT_USAGE,
         error: e.into(),
     })?;
+    auditmirror::logging::init(
+        format.or(config.log.format).unwrap_or_default(),
+        config.log.level.as_deref(),
+    );
     for w in &config.warnings {
         tracing::warn!("{w}");
     }

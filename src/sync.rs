@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// A Gong window this short is never split further, however many records it holds.
 const MIN_SPLIT: chrono::Duration = chrono::Duration::seconds(2);
@@ -73,7 +74,27 @@ pub struct Options {
     /// This process's lease name (`store::lease_owner_id()`).
     pub owner: String,
     pub lease_ttl: Duration,
+    /// How long to wait for a stream whose lease another process holds before
+    /// skipping it (zero: skip at once).
+    pub wait: Duration,
+    /// Cancelled: stop fetching, write the pages already fetched, record the run
+    /// as stopped. The watermark never moves past what was written.
+    pub cancel: CancellationToken,
     pub progress: Option<ProgressFn>,
+}
+
+impl Options {
+    /// This process's owner id, a 2-minute lease, no waiting, no progress.
+    pub fn new(db_path: PathBuf) -> Options {
+        Options {
+            db_path,
+            owner: crate::store::lease_owner_id(),
+            lease_ttl: Duration::from_secs(120),
+            wait: Duration::ZERO,
+            cancel: CancellationToken::new(),
+            progress: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +108,8 @@ pub enum Outcome {
         class: Option<ErrorClass>,
         message: String,
     },
+    /// Cancelled (SIGTERM) before it finished; what it fetched is written.
+    Stopped,
 }
 
 /// The result of one run of one stream.
@@ -120,6 +143,7 @@ impl std::fmt::Display for Report {
                 self.elapsed.as_secs_f64()
             )?,
             Outcome::Skipped { holder } => write!(f, "{:44} skipped {holder} is syncing this stream", self.key.to_string())?,
+            Outcome::Stopped => write!(f, "{:44} stopped before the end ({} rows written); the next run reads the rest", self.key.to_string(), c.rows_inserted + c.rows_updated)?,
             Outcome::Failed { message, .. } => write!(f, "{:44} FAILED  {message}", self.key.to_string())?,
         }
         if let Some(gap) = &self.gap {

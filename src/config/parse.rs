@@ -45,6 +45,7 @@ type SecretText = Option<Spanned<SecretString>>;
 pub(super) struct RawFile {
     database: Option<RawDatabase>,
     defaults: Option<RawDefaults>,
+    log: Option<RawLog>,
     #[serde(default)]
     gong: Vec<Spanned<RawGong>>,
     #[serde(default)]
@@ -55,6 +56,13 @@ pub(super) struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
     path: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Text,
+    format: Text,
 }
 
 table_with_settings!(RawDefaults {});
@@ -191,8 +199,52 @@ impl Ctx<'_> {
             database_path,
             gong,
             genesys,
+            log: raw
+                .log
+                .as_ref()
+                .map(|l| self.log(l))
+                .transpose()?
+                .unwrap_or_default(),
             warnings,
         })
+    }
+
+    fn log(&self, raw: &RawLog) -> Res<LogSettings> {
+        let level = match &raw.level {
+            None => None,
+            Some(l) => {
+                const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+                // A bare word would be taken for a module name and silently match nothing.
+                let bare_word = l.get_ref().split(',').map(str::trim).find(|d| {
+                    !d.contains(['=', '[']) && !LEVELS.contains(&d.to_ascii_lowercase().as_str())
+                });
+                let parsed = match bare_word {
+                    Some(w) => Err(format!("`{w}` is not a level")),
+                    None => tracing_subscriber::EnvFilter::builder()
+                        .parse(l.get_ref())
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                };
+                parsed.map_err(|e| {
+                    self.err(l.span(), "log.level", format!("`{}` is not a log filter ({e}); use error, warn, info, debug or trace, optionally per module as in info,auditmirror=debug", l.get_ref()))
+                })?;
+                Some(l.get_ref().clone())
+            }
+        };
+        let format = match &raw.format {
+            None => None,
+            Some(f) => Some(LogFormat::parse(f.get_ref()).ok_or_else(|| {
+                self.err(
+                    f.span(),
+                    "log.format",
+                    format!(
+                        "`{}` is not a log format; use \"text\" or \"json\"",
+                        f.get_ref()
+                    ),
+                )
+            })?),
+        };
+        Ok(LogSettings { level, format })
     }
 
     fn relative(&self, p: &str) -> PathBuf {
@@ -510,7 +562,10 @@ impl Ctx<'_> {
         let (value, origin) = if let Some(v) = k.inline {
             (v.get_ref().clone(), SecretOrigin::Inline)
         } else if let Some(f) = k.file {
-            let p = self.relative(f.get_ref());
+            let p = self.relative(
+                &expand_credentials_dir(f.get_ref())
+                    .map_err(|m| self.err(f.span(), key("_file"), m))?,
+            );
             let text = std::fs::read_to_string(&p).map_err(|e| {
                 self.err(
                     f.span(),
@@ -679,5 +734,21 @@ impl Ctx<'_> {
             }
         }
         Ok(start)
+    }
+}
+
+/// Replaces a leading `$CREDENTIALS_DIRECTORY` or `${CREDENTIALS_DIRECTORY}` with
+/// the directory systemd gives a unit's `LoadCredential=` files, so one config
+/// serves both the daemon and the oneshot sync unit.
+fn expand_credentials_dir(path: &str) -> Result<String, String> {
+    let Some(rest) = ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p))
+    else {
+        return Ok(path.to_owned());
+    };
+    match std::env::var("CREDENTIALS_DIRECTORY") {
+        Ok(dir) if !dir.is_empty() => Ok(format!("{}{rest}", dir.trim_end_matches('/'))),
+        _ => Err("CREDENTIALS_DIRECTORY is not set: systemd sets it for units with LoadCredential=; outside systemd, give the file's own path".to_owned()),
     }
 }

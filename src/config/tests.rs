@@ -18,10 +18,7 @@ fn example_with_credentials(dir: &Path) -> String {
         std::fs::write(dir.join(name), format!("{name}-value\n")).unwrap();
     }
     let example = include_str!("../../config.example.toml");
-    example.replace(
-        "/run/credentials/auditmirror.service",
-        dir.to_str().unwrap(),
-    )
+    example.replace("${CREDENTIALS_DIRECTORY}", dir.to_str().unwrap())
 }
 
 #[test]
@@ -32,6 +29,8 @@ fn example_file_loads_with_documented_defaults() {
         cfg.database_path,
         PathBuf::from("/var/lib/auditmirror/mirror.sqlite")
     );
+    assert_eq!(cfg.log.level.as_deref(), Some("info"));
+    assert_eq!(cfg.log.format, Some(LogFormat::Text));
     let g = &cfg.gong[0];
     assert_eq!(g.name, "acme");
     assert_eq!(g.base_url, "https://us-12345.api.gong.io");
@@ -221,6 +220,16 @@ fn malformed_configs_name_the_key() {
                 "api_base_url = \"ftp://x\"\nlogin_base_url = \"https://login.x\"",
             ),
             "genesys[emea].api_base_url",
+        ),
+        (
+            "bad log level",
+            format!("[log]\nlevel = \"loud\"\n{GONG}"),
+            "log.level",
+        ),
+        (
+            "bad log format",
+            format!("[log]\nformat = \"xml\"\n{GONG}"),
+            "log.format",
         ),
     ];
     assert!(cases.len() >= 10);

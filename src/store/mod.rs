@@ -28,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_stream_rows.sql",
         include_str!("../../migrations/0003_stream_rows.sql"),
     ),
+    (
+        "0004_stopped_runs.sql",
+        include_str!("../../migrations/0004_stopped_runs.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -38,6 +38,8 @@ pub enum RunOutcome {
     Success,
     Failed,
     Skipped,
+    /// Cut short by a signal; what was fetched is written.
+    Stopped,
 }
 
 impl RunOutcome {
@@ -46,6 +48,7 @@ impl RunOutcome {
             RunOutcome::Success => "success",
             RunOutcome::Failed => "failed",
             RunOutcome::Skipped => "skipped",
+            RunOutcome::Stopped => "stopped",
         }
     }
 }
@@ -542,12 +545,20 @@ fn holder_is_dead(owner: &str) -> bool {
     ) else {
         return false;
     };
-    if host != hostname() || !cfg!(target_os = "linux") {
+    if host != hostname() || !cfg!(target_os = "linux") || pid == 0 || pid > i32::MAX as u32 {
         return false;
     }
-    // Gone, or a zombie nobody has reaped yet: either way it will write no more.
+    // Signal 0 only asks. EPERM: it exists but is not ours to signal (another
+    // user's process, e.g. a root `sync` seen from the sandboxed daemon, whose
+    // /proc entry `ProtectProc=invisible` hides): alive.
+    // SAFETY: kill with signal 0 sends nothing and touches no memory.
+    let asked = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    if asked != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        return true;
+    }
+    // A zombie nobody has reaped yet will write no more either.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
+        Err(_) => false,
         Ok(stat) => matches!(
             stat.rsplit(')')
                 .next()

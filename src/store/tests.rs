@@ -224,6 +224,49 @@ fn migration_creates_exactly_the_designed_schema() {
 }
 
 #[test]
+fn a_version_3_mirror_upgrades_keeping_its_runs_and_can_record_stopped_ones() {
+    let (_dir, path) = temp_db();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3; INSERT INTO sync_runs (source, account, stream, kind, started_at, outcome, pages) \
+             VALUES ('gong', 'acme', 'AccessLog', 'sync', '2026-11-01T00:00:00.000000Z', 'success', 7);",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.user_version().unwrap(), SCHEMA_VERSION);
+    let kept: (String, i64) = store
+        .conn()
+        .query_row(
+            "SELECT outcome, pages FROM sync_runs WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kept, ("success".to_owned(), 7));
+    let run = store.begin_run(&gong_key(), RunKind::Sync, None).unwrap();
+    store
+        .finish_run(
+            run,
+            RunOutcome::Stopped,
+            &RunCounts::default(),
+            Some("stopped"),
+        )
+        .unwrap();
+    let outcome: String = store
+        .conn()
+        .query_row("SELECT outcome FROM sync_runs WHERE id = ?1", [run], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(outcome, "stopped");
+}
+
+#[test]
 fn reopening_is_a_no_op() {
     let (_dir, path) = temp_db();
     let schema = |s: &Store| -> Vec<String> {

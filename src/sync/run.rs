@@ -105,17 +105,13 @@ async fn run_inner(
         RunKind::Backfill
     };
     // 1. Leases, plans and `sync_runs` rows.
-    let (db, owner, ttl, ss) = (
-        opts.db_path.clone(),
-        opts.owner.clone(),
-        opts.lease_ttl,
-        streams.clone(),
-    );
+    let (o, ss) = (opts.clone(), streams.clone());
     let (mut store, prepared) = blocking(move || -> Result<_, StoreError> {
-        let mut store = Store::open(&db)?;
+        let mut store = Store::open(&o.db_path)?;
+        let leases = acquire(&mut store, &ss, &o)?;
         let mut out = Vec::new();
-        for s in &ss {
-            out.push(prepare(&mut store, s, range, kind, &owner, ttl)?);
+        for (s, lease) in ss.iter().zip(leases) {
+            out.push(prepare(&mut store, s, lease, range, kind)?);
         }
         Ok((store, out))
     })
@@ -175,7 +171,19 @@ async fn run_inner(
                 counters.clone(),
                 stop.clone(),
             );
-            fetchers.push((i, tokio::spawn(async move { (f.await, Instant::now()) })));
+            let cancel = opts.cancel.clone();
+            fetchers.push((
+                i,
+                tokio::spawn(async move {
+                    // Dropping `f` drops its request in flight; pages already sent are written.
+                    let end = tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => FetchEnd::Stopped,
+                        r = f => r.map_or_else(FetchEnd::Failed, FetchEnd::Done),
+                    };
+                    (end, Instant::now())
+                }),
+            ));
         }
     }
     drop(tx);
@@ -198,8 +206,7 @@ async fn run_inner(
         // Spawned now, not when first awaited: the fetchers need it draining.
         tokio::task::spawn_blocking(move || write_pages(store, rx, targets, progress))
     };
-    let mut fetched: Vec<Option<Result<Fetched, ConnectorError>>> =
-        (0..streams.len()).map(|_| None).collect();
+    let mut fetched: Vec<Option<FetchEnd>> = (0..streams.len()).map(|_| None).collect();
     for (i, handle) in fetchers {
         let (result, done) = handle.await.map_err(|e| RunError::Task(e.to_string()))?;
         reports[i].elapsed = done - started;
@@ -218,21 +225,31 @@ async fn run_inner(
         report.counts.retries = r.counters.retries.load(Relaxed) as i64;
         report.counts.token_refreshes = r.counters.token_refreshes.load(Relaxed) as i64;
         let key = report.key.clone();
+        let mut stopped = false;
         let failure = match (&write_errors[i], fetched[i].take()) {
             (Some(e), _) => Some((None, e.to_string())),
-            (None, Some(Err(e))) => Some((Some(e.class()), e.to_string())),
+            (None, Some(FetchEnd::Failed(e))) => Some((Some(e.class()), e.to_string())),
             (
                 None,
-                Some(Ok(Fetched {
+                Some(FetchEnd::Done(Fetched {
                     services: Some(list),
                 })),
             ) => {
                 store.set_services(&key, &list)?;
                 None
             }
+            (None, Some(FetchEnd::Stopped)) => {
+                stopped = true;
+                None
+            }
             _ => None,
         };
         match &failure {
+            // Not a failure of the stream: its status stays as it was.
+            None if stopped => {
+                store.finish_run(r.run_id, RunOutcome::Stopped, &report.counts, Some(STOPPED))?;
+                report.outcome = Outcome::Stopped;
+            }
             None => {
                 store.finish_run(
                     r.run_id,
@@ -258,6 +275,20 @@ async fn run_inner(
     Ok(())
 }
 
+/// The `sync_runs.error` of a run stopped by a signal.
+const STOPPED: &str =
+    "stopped: the process was asked to stop before the run finished; the next run reads the rest";
+/// How often a runner that waits for a lease asks again.
+const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How a fetcher ended.
+enum FetchEnd {
+    Done(Fetched),
+    Failed(ConnectorError),
+    /// Cancelled by `Options::cancel`.
+    Stopped,
+}
+
 enum Prepared {
     Skipped {
         holder: String,
@@ -269,26 +300,72 @@ enum Prepared {
     },
 }
 
+/// Each stream's lease, or who holds it. A held lease is asked for again until
+/// `opts.wait` runs out; the leases already taken are kept alive meanwhile.
+fn acquire(
+    store: &mut Store,
+    streams: &[Arc<Stream>],
+    opts: &Options,
+) -> Result<Vec<Result<Lease, String>>, StoreError> {
+    let deadline = Instant::now() + opts.wait;
+    let mut got: Vec<Option<Lease>> = vec![None; streams.len()];
+    let (mut told, mut renewed) = (false, Instant::now());
+    loop {
+        for (s, slot) in streams.iter().zip(got.iter_mut()) {
+            if slot.is_none() {
+                *slot = store.try_lease(&s.key, &opts.owner, opts.lease_ttl)?;
+            }
+        }
+        let now = Instant::now();
+        if got.iter().all(Option::is_some) || now >= deadline || opts.cancel.is_cancelled() {
+            break;
+        }
+        if !told {
+            for (s, _) in streams.iter().zip(&got).filter(|(_, g)| g.is_none()) {
+                let holder = store.lease_holder(&s.key)?.unwrap_or_default();
+                tracing::info!(stream = %s.key, "{holder} is syncing this stream; waiting up to {}s for it", (deadline - now).as_secs());
+            }
+            told = true;
+        }
+        if renewed.elapsed() >= opts.lease_ttl / 4 {
+            for lease in got.iter().flatten() {
+                store.renew_lease(lease)?;
+            }
+            renewed = Instant::now();
+        }
+        std::thread::sleep(LEASE_POLL.min(deadline - now));
+    }
+    let mut out = Vec::with_capacity(got.len());
+    for (s, lease) in streams.iter().zip(got) {
+        out.push(match lease {
+            Some(l) => Ok(l),
+            None => Err(store
+                .lease_holder(&s.key)?
+                .unwrap_or_else(|| "another process".into())),
+        });
+    }
+    Ok(out)
+}
+
 fn prepare(
     store: &mut Store,
     s: &Stream,
+    lease: Result<Lease, String>,
     range: Range,
     kind: RunKind,
-    owner: &str,
-    ttl: std::time::Duration,
 ) -> Result<Prepared, StoreError> {
-    let Some(lease) = store.try_lease(&s.key, owner, ttl)? else {
-        let holder = store
-            .lease_holder(&s.key)?
-            .unwrap_or_else(|| "another process".into());
-        let run = store.begin_run(&s.key, kind, None)?;
-        store.finish_run(
-            run,
-            RunOutcome::Skipped,
-            &RunCounts::default(),
-            Some(&format!("skipped: {holder} is syncing this stream")),
-        )?;
-        return Ok(Prepared::Skipped { holder });
+    let lease = match lease {
+        Ok(lease) => lease,
+        Err(holder) => {
+            let run = store.begin_run(&s.key, kind, None)?;
+            store.finish_run(
+                run,
+                RunOutcome::Skipped,
+                &RunCounts::default(),
+                Some(&format!("skipped: {holder} is syncing this stream")),
+            )?;
+            return Ok(Prepared::Skipped { holder });
+        }
     };
     if store.close_interrupted_runs(&s.key)? > 0 {
         tracing::warn!(stream = %s.key, "an earlier run was interrupted (killed or crashed); reading its range again");

@@ -10,7 +10,7 @@ use auditmirror::connectors::genesys::map_message;
 use auditmirror::connectors::gong::{compact_json, map_entry};
 use auditmirror::http::Policy;
 use auditmirror::simulator::{self, SimConfig, SimHandle};
-use auditmirror::store::{lease_owner_id, Store};
+use auditmirror::store::Store;
 use auditmirror::streams::{self, Selector};
 use auditmirror::sync::{self, Options, Range, Report};
 use chrono::{DateTime, Utc};
@@ -119,12 +119,7 @@ impl Env {
         let store = Store::open(&config.database_path).unwrap();
         let streams = streams::build_with(&config, &sel, &store, policy).unwrap();
         drop(store);
-        let opts = Options {
-            db_path: config.database_path.clone(),
-            owner: lease_owner_id(),
-            lease_ttl: Duration::from_secs(60),
-            progress: None,
-        };
+        let opts = Options::new(config.database_path.clone());
         sync::run_all(streams, range, opts).await
     }
 

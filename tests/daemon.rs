@@ -1,0 +1,408 @@
+//! `auditmirror run` as a child process against the simulator: scheduled runs
+//! mirror new events, sd_notify messages on a fake `NOTIFY_SOCKET`, SIGHUP with a
+//! broken config, SIGTERM mid-run, and a manual `sync` beside the daemon.
+
+mod common;
+
+use auditmirror::simulator::faults::Faults;
+use auditmirror::simulator::SimConfig;
+use chrono::{DateTime, Utc};
+use common::process::{command, run_bin, text};
+use common::{assert_status_exact, count, mirror_rows, pairs, sim_config, truth_rows, Env};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const EVERY_SECOND: &str = "schedule = \"* * * * * *\"";
+
+/// A daemon child process with its stderr in a file.
+struct Daemon {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Daemon {
+    fn spawn(config: &Path, extra_args: &[&str], envs: &[(&str, &str)]) -> Daemon {
+        let log = config.with_file_name("daemon.log");
+        let mut args = extra_args.to_vec();
+        args.push("run");
+        let mut cmd = command(config, &args);
+        cmd.envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        Daemon {
+            child: cmd.spawn().unwrap(),
+            log,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: i32) {
+        // SAFETY: sends a signal to our own child; no memory is involved.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, sig) }, 0);
+    }
+
+    /// Waits for `what` to appear in the log.
+    async fn wait_log(&self, what: &str, ctx: &str) {
+        let log = self.log.clone();
+        let what_owned = what.to_owned();
+        wait_until(ctx, Duration::from_secs(30), move || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(&what_owned)
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", self.stderr()));
+    }
+
+    /// SIGTERM, then the exit status and how long the exit took.
+    async fn terminate(mut self) -> (ExitStatus, Duration, String) {
+        self.signal(libc::SIGTERM);
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                self.child.kill().unwrap();
+                panic!("the daemon ignored SIGTERM for 30 s\n{}", self.stderr());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        (status, started.elapsed(), self.stderr())
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Polls `done` every 50 ms until it holds or `limit` passes.
+async fn wait_until(
+    ctx: &str,
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    while !done() {
+        if started.elapsed() > limit {
+            return Err(format!("{ctx}: not after {limit:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(started.elapsed())
+}
+
+/// A fake systemd: a Unix datagram socket that records every notification.
+struct Notify {
+    path: PathBuf,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Notify {
+    fn bind(dir: &Path) -> Notify {
+        let path = dir.join("notify.sock");
+        let socket = UnixDatagram::bind(&path).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                sink.lock().unwrap().extend(msg.lines().map(str::to_owned));
+            }
+        });
+        Notify { path, seen }
+    }
+
+    fn count(&self, line: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| *l == line)
+            .count()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// True when the mirror holds every event the simulator served before `t`,
+/// exactly as served.
+fn mirrored_until(env: &Env, log_type: &str, t: DateTime<Utc>) -> bool {
+    let mirror = mirror_rows(&env.db, log_type);
+    truth_rows(&env.sim, log_type, env.sim.state.cfg.origin, t)
+        .iter()
+        .all(|(id, raw)| mirror.get(id) == Some(raw))
+}
+
+fn runs_started_after(db: &Path, stream: &str, t: DateTime<Utc>) -> i64 {
+    count(
+        db,
+        &format!(
+            "SELECT count(*) FROM sync_runs WHERE stream = '{stream}' AND account = 'acme' AND started_at > '{}'",
+            auditmirror::time::fmt_utc(t)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload() {
+    // Live data: ten new events per second and log type.
+    let mut cfg = SimConfig::new(11);
+    cfg.origin = Utc::now() - chrono::Duration::minutes(2);
+    cfg.gong_per_day = 864_000;
+    let env = Env::start(
+        cfg,
+        &format!("log_types = [\"AccessLog\", \"UserActivityLog\"]\n{EVERY_SECOND}"),
+    )
+    .await;
+    // A second account whose secret is wrong: it fails on every tick, alone.
+    let good = std::fs::read_to_string(&env.config).unwrap()
+        + &format!(
+            "\n[[gong]]\nname = \"bad\"\nbase_url = \"{}\"\naccess_key = \"k\"\naccess_key_secret = \"wrong-secret-5150\"\nlog_types = [\"AccessLog\"]\n{EVERY_SECOND}\n",
+            env.sim.base_url()
+        );
+    std::fs::write(&env.config, &good).unwrap();
+    let notify = Notify::bind(env.dir.path());
+    let daemon = Daemon::spawn(
+        &env.config,
+        &[],
+        &[
+            ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "1000000"),
+        ],
+    );
+    wait_until("READY=1", Duration::from_secs(30), || {
+        notify.count("READY=1") == 1
+    })
+    .await
+    .unwrap();
+
+    // The first runs read the two minutes of history.
+    let t0 = Utc::now();
+    wait_until("first sync", Duration::from_secs(30), || {
+        mirrored_until(&env, "AccessLog", t0) && mirrored_until(&env, "UserActivityLog", t0)
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+
+    // Events that arrived but are not mirrored yet are within three ticks of one second.
+    let mut t = Utc::now();
+    wait_until("an event not mirrored yet", Duration::from_secs(10), || {
+        t = Utc::now();
+        !mirrored_until(&env, "AccessLog", t)
+    })
+    .await
+    .unwrap();
+    let took = wait_until("new events", Duration::from_secs(30), || {
+        mirrored_until(&env, "AccessLog", t) && mirrored_until(&env, "UserActivityLog", t)
+    })
+    .await
+    .unwrap();
+    let runs = runs_started_after(&env.db, "AccessLog", t);
+    eprintln!("new events mirrored {took:?} after they arrived, by run {runs} after");
+    assert!(
+        runs <= 3 && took < Duration::from_secs(4),
+        "new events took {took:?} and {runs} runs to arrive\n{}",
+        daemon.stderr()
+    );
+
+    // The failing account failed alone, and `status` says since when.
+    let (out, _) = run_bin(&env.config, &["status", "--json"]).await;
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let state_of = |account: &str| {
+        status
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["account"] == account && s["stream"] == "AccessLog")
+            .unwrap()["state"]
+            .clone()
+    };
+    let bad = state_of("bad");
+    assert!(bad["failing_since"].is_string(), "{bad}");
+    assert!(
+        bad["last_error"].as_str().unwrap().contains("access_key"),
+        "{bad}"
+    );
+    assert!(state_of("acme")["failing_since"].is_null());
+    assert!(notify
+        .lines()
+        .iter()
+        .any(|l| l.starts_with("STATUS=") && l.contains("failing: gong/bad/AccessLog")));
+
+    // SIGHUP with a broken config: the error names key and line, syncing goes on.
+    let broken = good.replacen(EVERY_SECOND, "schedule = \"every second\"", 1);
+    let line = broken
+        .lines()
+        .position(|l| l.contains("every second"))
+        .unwrap()
+        + 1;
+    std::fs::write(&env.config, &broken).unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon
+        .wait_log("config not reloaded", "the rejected reload")
+        .await;
+    let log = daemon.stderr();
+    assert!(
+        log.contains(&format!(":{line}: gong[acme].schedule")),
+        "the reload error names neither key nor line {line}:\n{log}"
+    );
+    assert!(notify.count("RELOADING=1") >= 1);
+    let t2 = Utc::now();
+    wait_until(
+        "events after the bad reload",
+        Duration::from_secs(10),
+        || mirrored_until(&env, "AccessLog", t2),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+
+    // A good reload takes effect: UserActivityLog is no longer scheduled.
+    std::fs::write(
+        &env.config,
+        good.replacen("\"AccessLog\", \"UserActivityLog\"", "\"AccessLog\"", 1),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_log("config reloaded", "the good reload").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // a run already under way may finish
+    let settled = Utc::now();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(runs_started_after(&env.db, "UserActivityLog", settled), 0);
+    assert!(runs_started_after(&env.db, "AccessLog", settled) >= 1);
+
+    assert!(notify.count("WATCHDOG=1") >= 4, "{:?}", notify.lines());
+    let (status, took, log) = daemon.terminate().await;
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(took < Duration::from_secs(10), "stopping took {took:?}");
+    assert_eq!(notify.count("STOPPING=1"), 1);
+    assert!(notify.count("STATUS=stopping") == 1);
+    assert!(
+        !log.contains("wrong-secret-5150"),
+        "a secret reached the log:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_run_exits_promptly_and_the_next_sync_completes() {
+    let env = Env::start(sim_config(21, 2, 1000), EVERY_SECOND).await;
+    // Every response takes 1.5 s: SIGTERM lands with requests in flight.
+    let f = env.sim.faults();
+    Faults::set(&f.slow_ms, 1500);
+    Faults::set(&f.slow_every, 1);
+    let daemon = Daemon::spawn(&env.config, &[], &[]);
+    let db = env.db.clone();
+    wait_until("the first pages", Duration::from_secs(30), || {
+        db.exists() && count(&db, "SELECT count(*) FROM gong_audit_log_entry") > 0
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+    let (status, took, log) = daemon.terminate().await;
+    assert!(status.success(), "exit {status:?}\n{log}");
+    eprintln!("SIGTERM mid-run: exit {status:?} after {took:?}");
+    assert!(
+        took < Duration::from_secs(5),
+        "stopping took {took:?}\n{log}"
+    );
+    assert!(
+        count(
+            &env.db,
+            "SELECT count(*) FROM sync_runs WHERE outcome = 'stopped'"
+        ) >= 1
+    );
+    let written = count(&env.db, "SELECT count(*) FROM gong_audit_log_entry");
+    assert!(
+        written < 10_000,
+        "the runs were not cut short: {written} rows"
+    );
+
+    Faults::set(&f.slow_every, 0);
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    common::assert_mirror_equals_truth(&env);
+    assert_status_exact(&env.db, 10_000, "after SIGTERM and a sync");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
+    let env = Env::start(
+        sim_config(31, 1, 3000),
+        &format!("log_types = [\"AccessLog\"]\n{EVERY_SECOND}"),
+    )
+    .await;
+    // 30 pages at 200 ms: the daemon's first run lasts about six seconds.
+    let f = env.sim.faults();
+    Faults::set(&f.slow_ms, 200);
+    Faults::set(&f.slow_every, 1);
+    let daemon = Daemon::spawn(&env.config, &["--log-format", "json"], &[]);
+    let db = env.db.clone();
+    wait_until("the daemon's run", Duration::from_secs(30), || {
+        db.exists()
+            && count(
+                &db,
+                "SELECT count(*) FROM sync_runs WHERE outcome = 'running'",
+            ) > 0
+    })
+    .await
+    .unwrap();
+
+    // Without --wait the manual sync skips the stream and says who holds it.
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("skipped") && stdout.contains(&format!(":{}:", daemon.child.id())),
+        "{stdout}"
+    );
+    // With --wait it runs once the daemon's run is over.
+    let (out, _) = run_bin(&env.config, &["sync", "--wait", "60s"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" ok "),
+        "{}",
+        text(&out)
+    );
+    let (status, _, log) = daemon.terminate().await;
+    assert!(status.success(), "{log}");
+
+    // No two runs that wrote overlapped in time.
+    let runs: Vec<(String, String)> = pairs(
+        &env.db,
+        "SELECT started_at, finished_at FROM sync_runs WHERE outcome IN ('success', 'failed', 'stopped') ORDER BY started_at",
+    )
+    .into_iter()
+    .collect();
+    assert!(runs.len() >= 2, "{runs:?}");
+    for w in runs.windows(2) {
+        assert!(w[0].1 <= w[1].0, "runs overlap: {w:?}");
+    }
+    assert_eq!(
+        count(
+            &env.db,
+            "SELECT count(*) FROM sync_runs WHERE outcome = 'running'"
+        ),
+        0
+    );
+    assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
+
+    // --log-format json: one JSON object per line, a run's counts as fields.
+    let synced: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v: &serde_json::Value| v["message"] == "synced")
+        .collect();
+    assert!(!synced.is_empty(), "{log}");
+    assert_eq!(synced[0]["stream"], "gong/acme/AccessLog");
+    assert!(synced.iter().any(|v| v["new"].as_i64() > Some(0)), "{log}");
+}
