@@ -10,6 +10,7 @@ use tracing_subscriber::{fmt, reload, EnvFilter, Registry};
 
 /// Used when neither `RUST_LOG` nor the config says otherwise.
 const DEFAULT_FILTER: &str = "info,tokio_cron_scheduler=warn";
+const QUIET: &str = "tokio_cron_scheduler=warn";
 
 struct Logging {
     filter: reload::Handle<EnvFilter, Registry>,
@@ -23,8 +24,9 @@ fn filter(level: Option<&str>) -> (EnvFilter, bool) {
     if let Ok(f) = EnvFilter::try_from_default_env() {
         return (f, true);
     }
+    // The scheduler's per-job chatter stays quiet unless the level names it.
     let f = level
-        .and_then(|l| EnvFilter::builder().parse(l).ok())
+        .and_then(|l| EnvFilter::builder().parse(format!("{QUIET},{l}")).ok())
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
     (f, false)
 }

@@ -175,3 +175,42 @@ fn status_reports_a_database_newer_than_the_binary_with_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("newer release"), "{}", text(&out));
 }
+
+#[test]
+fn secret_files_may_live_in_the_systemd_credentials_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::rename(dir.path().join("gong-secret"), creds.join("gong-acme")).unwrap();
+    let text_of = std::fs::read_to_string(&config).unwrap().replace(
+        "access_key_secret_file = \"gong-secret\"",
+        "access_key_secret_file = \"${CREDENTIALS_DIRECTORY}/gong-acme\"",
+    );
+    std::fs::write(&config, text_of).unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .env("AUDITMIRROR_CLI_TEST_SECRET", SECRETS[2])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // Outside systemd the variable is unset: the error says so and names the key.
+    let out = bin()
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .env("AUDITMIRROR_CLI_TEST_SECRET", SECRETS[2])
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("gong[acme].access_key_secret_file")
+            && err.contains("CREDENTIALS_DIRECTORY is not set"),
+        "{err}"
+    );
+}

@@ -17,22 +17,20 @@ use std::time::{Duration, Instant};
 
 const EVERY_SECOND: &str = "schedule = \"* * * * * *\"";
 
-/// A daemon child process with its stderr in a file.
-struct Daemon {
+/// The binary as a child process (`run`, or a `sync` to stop), stderr in a file.
+struct Proc {
     child: Child,
     log: PathBuf,
 }
 
-impl Daemon {
-    fn spawn(config: &Path, extra_args: &[&str], envs: &[(&str, &str)]) -> Daemon {
-        let log = config.with_file_name("daemon.log");
-        let mut args = extra_args.to_vec();
-        args.push("run");
-        let mut cmd = command(config, &args);
+impl Proc {
+    fn spawn(config: &Path, args: &[&str], envs: &[(&str, &str)]) -> Proc {
+        let log = config.with_file_name(format!("{}.log", args.last().unwrap()));
+        let mut cmd = command(config, args);
         cmd.envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-        Daemon {
+        Proc {
             child: cmd.spawn().unwrap(),
             log,
         }
@@ -70,7 +68,7 @@ impl Daemon {
             }
             if started.elapsed() > Duration::from_secs(30) {
                 self.child.kill().unwrap();
-                panic!("the daemon ignored SIGTERM for 30 s\n{}", self.stderr());
+                panic!("SIGTERM ignored for 30 s\n{}", self.stderr());
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
@@ -78,7 +76,7 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
+impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
@@ -174,9 +172,9 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
         );
     std::fs::write(&env.config, &good).unwrap();
     let notify = Notify::bind(env.dir.path());
-    let daemon = Daemon::spawn(
+    let daemon = Proc::spawn(
         &env.config,
-        &[],
+        &["run"],
         &[
             ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
             ("WATCHDOG_USEC", "1000000"),
@@ -301,7 +299,7 @@ async fn sigterm_mid_run_exits_promptly_and_the_next_sync_completes() {
     let f = env.sim.faults();
     Faults::set(&f.slow_ms, 1500);
     Faults::set(&f.slow_every, 1);
-    let daemon = Daemon::spawn(&env.config, &[], &[]);
+    let daemon = Proc::spawn(&env.config, &["run"], &[]);
     let db = env.db.clone();
     wait_until("the first pages", Duration::from_secs(30), || {
         db.exists() && count(&db, "SELECT count(*) FROM gong_audit_log_entry") > 0
@@ -345,7 +343,7 @@ async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
     let f = env.sim.faults();
     Faults::set(&f.slow_ms, 200);
     Faults::set(&f.slow_every, 1);
-    let daemon = Daemon::spawn(&env.config, &["--log-format", "json"], &[]);
+    let daemon = Proc::spawn(&env.config, &["--log-format", "json", "run"], &[]);
     let db = env.db.clone();
     wait_until("the daemon's run", Duration::from_secs(30), || {
         db.exists()
@@ -405,4 +403,46 @@ async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
     assert!(!synced.is_empty(), "{log}");
     assert_eq!(synced[0]["stream"], "gong/acme/AccessLog");
     assert!(synced.iter().any(|v| v["new"].as_i64() > Some(0)), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_manual_sync_after_the_page_in_hand() {
+    let env = Env::start(sim_config(41, 1, 2000), "log_types = [\"AccessLog\"]").await;
+    let f = env.sim.faults();
+    Faults::set(&f.slow_ms, 300);
+    Faults::set(&f.slow_every, 1);
+    let sync = Proc::spawn(&env.config, &["sync"], &[]);
+    let db = env.db.clone();
+    wait_until("the first pages", Duration::from_secs(30), || {
+        db.exists() && count(&db, "SELECT count(*) FROM gong_audit_log_entry") > 0
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", sync.stderr()));
+    let (status, took, log) = sync.terminate().await;
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(took < Duration::from_secs(5), "stopping took {took:?}");
+    assert!(log.contains("stopped by a signal"), "{log}");
+    assert_eq!(
+        count(
+            &env.db,
+            "SELECT count(*) FROM sync_runs WHERE outcome = 'stopped'"
+        ),
+        1
+    );
+    let written = count(&env.db, "SELECT count(*) FROM gong_audit_log_entry") as usize;
+    assert!(written < 2000, "not cut short: {written} rows");
+    assert_status_exact(&env.db, written, "after SIGTERM");
+    // A stop is no failure: status does not call the stream failing.
+    assert_eq!(
+        count(
+            &env.db,
+            "SELECT count(*) FROM sync_state WHERE failing_since IS NOT NULL"
+        ),
+        0
+    );
+
+    Faults::set(&f.slow_every, 0);
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
 }

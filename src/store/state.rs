@@ -526,12 +526,15 @@ pub fn lease_owner_id() -> String {
     format!("{}:{}:{:08x}", hostname(), std::process::id(), nonce)
 }
 
+/// The kernel's host name (uname), the same inside a sandboxed unit that cannot
+/// read `/proc/sys` as in a root shell beside it.
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty() && !s.contains(':'))
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer outlives the call and its length is passed with it.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).trim().to_owned())
+        .filter(|s| ok && !s.is_empty() && !s.contains(':'))
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
