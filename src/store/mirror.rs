@@ -1,12 +1,13 @@
-//! Writing pages of normalized rows: one transaction per page, cached statements,
-//! and the mirror's own clock `db_last_updated` (DESIGN §2): strictly increasing
-//! across every write to the database, untouched when a row does not change.
+//! Writing pages of normalized rows: the pages a writer has in hand in one
+//! transaction, cached statements, and the mirror's own
+//! clock `db_last_updated` (DESIGN §2): strictly increasing across every write to
+//! the database, untouched when a row does not change.
 
 use super::{Lease, Result, Store, StoreError};
 use crate::record::{GenesysRow, GongRow, Rejected, StreamKey};
 use crate::time::{fmt_utc, from_micros, parse_stored, to_micros};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 
 /// A page of rows of one source.
@@ -27,6 +28,19 @@ impl Rows<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// One page to write, and what comes with it.
+#[derive(Debug, Clone, Copy)]
+pub struct PageWrite<'a> {
+    pub stream: &'a StreamKey,
+    pub rows: Rows<'a>,
+    pub rejected: &'a [Rejected],
+    /// The last page of a window: the stream's watermark moves forward to this.
+    pub advance_watermark: Option<DateTime<Utc>>,
+    /// With a lease, the write extends it, and fails with
+    /// [`StoreError::LeaseLost`] if another process holds the stream now.
+    pub lease: Option<&'a Lease>,
 }
 
 /// What one page write did.
@@ -63,7 +77,7 @@ struct Clock {
 impl Clock {
     /// `max(now, last assigned + 1µs)`, read under the write lock so that
     /// concurrent writers (other connections, other processes) never collide.
-    fn start(tx: &Transaction<'_>, path: &Path) -> Result<Clock> {
+    fn start(tx: &Connection, path: &Path) -> Result<Clock> {
         let last: Option<String> =
             tx.query_row(LAST_ASSIGNED, [], |r| r.get(0))
                 .map_err(|source| StoreError::Sqlite {
@@ -106,48 +120,80 @@ impl Store {
         advance_watermark: Option<DateTime<Utc>>,
         lease: Option<&Lease>,
     ) -> Result<PageCounts> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Sqlite {
-                path: self.path.clone(),
-                source,
-            })?;
-        let counts = write_in(
-            &tx,
-            &self.path,
+        let page = PageWrite {
             stream,
             rows,
             rejected,
             advance_watermark,
             lease,
-        )?;
-        tx.commit().map_err(|source| StoreError::Sqlite {
-            path: self.path.clone(),
+        };
+        self.write_pages(&[page])?
+            .pop()
+            .expect("one result per page")
+    }
+
+    /// Writes pages in one transaction. A page whose stream's lease was taken
+    /// over is not written, nor are that stream's later pages: their errors are
+    /// returned in their places while the other pages are committed. Any other
+    /// error rolls the whole transaction back and is returned as the outer error
+    /// (nothing was written; write the pages one at a time to see which failed).
+    pub fn write_pages(&mut self, pages: &[PageWrite<'_>]) -> Result<Vec<Result<PageCounts>>> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
             source,
-        })?;
-        Ok(counts)
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let mut clock = Clock::start(&tx, &path)?;
+        let mut out = Vec::with_capacity(pages.len());
+        let mut failed: Vec<&StreamKey> = Vec::new();
+        for page in pages {
+            // A stream's pages stay in order: none is written after one that failed.
+            if failed.contains(&page.stream) {
+                out.push(Err(StoreError::AfterFailure {
+                    stream: page.stream.to_string(),
+                }));
+                continue;
+            }
+            // Checked before the page writes anything, so a lost lease needs no undo.
+            if let Some(lease) = page.lease {
+                if let Err(err) = Store::renew_in(&tx, lease, &path) {
+                    if !matches!(err, StoreError::LeaseLost { .. }) {
+                        return Err(err);
+                    }
+                    failed.push(page.stream);
+                    out.push(Err(err));
+                    continue;
+                }
+            }
+            out.push(Ok(write_in(&tx, &path, page, &mut clock)?));
+        }
+        tx.commit().map_err(e)?;
+        Ok(out)
     }
 }
 
 fn write_in(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     path: &Path,
-    stream: &StreamKey,
-    rows: Rows<'_>,
-    rejected: &[Rejected],
-    advance_watermark: Option<DateTime<Utc>>,
-    lease: Option<&Lease>,
+    page: &PageWrite<'_>,
+    clock: &mut Clock,
 ) -> Result<PageCounts> {
     let e = |source| StoreError::Sqlite {
         path: path.to_owned(),
         source,
     };
-    if let Some(lease) = lease {
-        Store::renew_in(tx, lease, path)?;
-    }
+    let PageWrite {
+        stream,
+        rows,
+        rejected,
+        advance_watermark,
+        ..
+    } = *page;
     let mut counts = PageCounts::default();
-    let mut clock = Clock::start(tx, path)?;
     let account = stream.account.as_str();
     match rows {
         Rows::Gong(rows) => {
@@ -168,12 +214,9 @@ fn write_in(
                     r.raw_json,
                     stamp
                 ];
-                tally(
-                    &mut counts,
-                    &mut clock,
-                    insert.execute(p).map_err(e)?,
-                    || update.execute(p),
-                )
+                tally(&mut counts, clock, insert.execute(p).map_err(e)?, || {
+                    update.execute(p)
+                })
                 .map_err(e)?;
             }
         }
@@ -191,12 +234,9 @@ fn write_in(
                     r.raw_json,
                     stamp
                 ];
-                tally(
-                    &mut counts,
-                    &mut clock,
-                    insert.execute(p).map_err(e)?,
-                    || update.execute(p),
-                )
+                tally(&mut counts, clock, insert.execute(p).map_err(e)?, || {
+                    update.execute(p)
+                })
                 .map_err(e)?;
             }
         }

@@ -6,7 +6,7 @@ pub mod examples;
 mod mirror;
 mod state;
 
-pub use mirror::{PageCounts, Rows};
+pub use mirror::{PageCounts, PageWrite, Rows};
 pub use state::{lease_owner_id, Lease, RunCounts, RunKind, RunOutcome, RunSummary, StreamStatus};
 
 use rusqlite::{Connection, OpenFlags};
@@ -69,6 +69,8 @@ pub enum StoreError {
          stopped without writing"
     )]
     LeaseLost { stream: String, holder: String },
+    #[error("stream {stream}: page not written, because an earlier page of it in the same transaction failed")]
+    AfterFailure { stream: String },
     #[error("database {path}: stored value `{value}` in {column} is not a timestamp")]
     Corrupt {
         path: PathBuf,

@@ -113,7 +113,7 @@ const KEY: &str = "source = ?1 AND account = ?2 AND stream = ?3";
 
 impl Store {
     pub(super) fn ensure_stream_in(
-        tx: &Transaction<'_>,
+        tx: &rusqlite::Connection,
         stream: &StreamKey,
         path: &Path,
     ) -> Result<()> {
@@ -134,7 +134,7 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn renew_in(tx: &Transaction<'_>, lease: &Lease, path: &Path) -> Result<()> {
+    pub(super) fn renew_in(tx: &rusqlite::Connection, lease: &Lease, path: &Path) -> Result<()> {
         let s = &lease.stream;
         let until = fmt_utc(Utc::now() + crate::time::chrono_duration(lease.ttl));
         let renewed = tx

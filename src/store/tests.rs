@@ -533,6 +533,47 @@ fn leases_exclude_a_second_writer_until_released_or_expired() {
 }
 
 #[test]
+fn a_batch_leaves_out_a_stream_whose_lease_was_lost_and_writes_the_others() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    let (lost, kept) = (
+        gong_key(),
+        StreamKey::new(Source::Gong, "acme", "UserCallPlay"),
+    );
+    let stale = store
+        .try_lease(&lost, "hostA:1:a", std::time::Duration::ZERO)
+        .unwrap()
+        .unwrap();
+    store.try_lease(&lost, "hostB:2:b", ttl).unwrap().unwrap(); // took it over
+    let mine = store.try_lease(&kept, "hostA:1:a", ttl).unwrap().unwrap();
+    let rows: Vec<GongRow> = (1..=4).map(gong_row).collect();
+    let page = |stream, rows, lease, end| PageWrite {
+        stream,
+        rows: Rows::Gong(rows),
+        rejected: &[],
+        advance_watermark: end,
+        lease: Some(lease),
+    };
+    let end = parse_instant("2026-11-21T00:00:00Z").unwrap();
+    let results = store
+        .write_pages(&[
+            page(&lost, &rows[0..1], &stale, None),
+            page(&kept, &rows[1..2], &mine, None),
+            page(&lost, &rows[2..3], &stale, Some(end)),
+            page(&kept, &rows[3..4], &mine, Some(end)),
+        ])
+        .unwrap();
+    assert!(matches!(results[0], Err(StoreError::LeaseLost { .. })));
+    assert!(matches!(results[2], Err(StoreError::AfterFailure { .. })));
+    assert_eq!(results[1].as_ref().unwrap().inserted, 1);
+    assert_eq!(results[3].as_ref().unwrap().inserted, 1);
+    assert_eq!(dlu(&store, "gong_audit_log_entry").len(), 2);
+    assert_eq!(store.watermark(&lost).unwrap(), None);
+    assert_eq!(store.watermark(&kept).unwrap(), Some(end));
+}
+
+#[test]
 fn a_lease_of_a_dead_local_process_is_taken_over_at_once() {
     let (_dir, path) = temp_db();
     let mut store = Store::open(&path).unwrap();

@@ -10,17 +10,20 @@ use crate::connector::{ConnectorError, Page, Window};
 use crate::connectors::genesys::OpenError;
 use crate::http::Counters;
 use crate::record::StreamKey;
-use crate::store::{Lease, RunCounts, RunKind, RunOutcome, Store, StoreError};
+use crate::store::{Lease, PageWrite, RunCounts, RunKind, RunOutcome, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// Pages in flight per stream: enough that the next request overlaps this write,
-/// few enough that memory stays flat whatever the volume.
-const PAGES_PER_STREAM: usize = 2;
-const MAX_PAGES_IN_FLIGHT: usize = 16;
+/// Pages in flight per stream: enough that requests overlap writes and that a
+/// writer that falls behind finds several pages to commit at once, few enough
+/// that memory stays flat whatever the volume (64 Gong pages are about 5 MB).
+const PAGES_PER_STREAM: usize = 8;
+const MAX_PAGES_IN_FLIGHT: usize = 64;
+/// The most pages one write transaction takes from the queue.
+const MAX_PAGES_PER_TRANSACTION: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 enum RunError {
@@ -511,41 +514,68 @@ fn write_pages(
         .iter()
         .map(|t| t.as_ref().and_then(|t| t.range).map(|r| r.from))
         .collect();
-    while let Some(msg) = rx.blocking_recv() {
-        let i = msg.stream;
-        let Some(t) = &targets[i] else { continue };
-        if errors[i].is_some() {
-            continue;
+    let mut batch: Vec<Msg> = Vec::with_capacity(MAX_PAGES_PER_TRANSACTION);
+    while let Some(first) = rx.blocking_recv() {
+        // The pages already waiting go in the same transaction: a writer that
+        // keeps up writes one page per transaction, one that falls behind
+        // catches up with fewer commits (each rewrites the indexes' hot pages).
+        batch.push(first);
+        while batch.len() < MAX_PAGES_PER_TRANSACTION {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
         }
-        let watermark = msg.window_end.filter(|_| t.advance);
-        let written = store
-            .write_page(
-                &t.key,
-                msg.page.rows.as_rows(),
-                &msg.page.rejected,
-                watermark,
-                Some(&t.lease),
-            )
-            .and_then(|c| {
+        batch.retain(|m| targets[m.stream].is_some() && errors[m.stream].is_none());
+        let writes: Vec<PageWrite<'_>> = batch
+            .iter()
+            .filter_map(|m| {
+                let t = targets[m.stream].as_ref()?;
+                Some(PageWrite {
+                    stream: &t.key,
+                    rows: m.page.rows.as_rows(),
+                    rejected: &m.page.rejected,
+                    advance_watermark: m.window_end.filter(|_| t.advance),
+                    lease: Some(&t.lease),
+                })
+            })
+            .collect();
+        // If the transaction as a whole fails, each page is tried alone, so the
+        // error lands on the streams it concerns.
+        let results = store.write_pages(&writes).unwrap_or_else(|_| {
+            writes
+                .iter()
+                .map(|w| {
+                    store
+                        .write_pages(std::slice::from_ref(w))
+                        .and_then(|mut r| r.remove(0))
+                })
+                .collect()
+        });
+        for (m, result) in batch.drain(..).zip(results) {
+            let i = m.stream;
+            let Some(t) = &targets[i] else { continue };
+            let written = result.and_then(|c| {
                 counts[i].add_page(c);
                 t.budget.as_ref().map_or(Ok(()), |b| b.save(&mut store))
             });
-        if let Err(e) = written {
-            t.stop.store(true, Relaxed);
-            errors[i] = Some(e);
-            continue;
-        }
-        if let Some(end) = msg.window_end {
-            reached[i] = Some(end);
-        }
-        if let (Some(p), Some(range), Some(at)) = (&progress, t.range, reached[i]) {
-            let c = &counts[i];
-            p(&Progress {
-                key: t.key.clone(),
-                range,
-                reached: at,
-                rows: (c.rows_inserted + c.rows_updated + c.rows_unchanged) as u64,
-            });
+            if let Err(e) = written {
+                t.stop.store(true, Relaxed);
+                errors[i].get_or_insert(e);
+                continue;
+            }
+            if let Some(end) = m.window_end {
+                reached[i] = Some(end);
+            }
+            if let (Some(p), Some(range), Some(at)) = (&progress, t.range, reached[i]) {
+                let c = &counts[i];
+                p(&Progress {
+                    key: t.key.clone(),
+                    range,
+                    reached: at,
+                    rows: (c.rows_inserted + c.rows_updated + c.rows_unchanged) as u64,
+                });
+            }
         }
     }
     (store, counts, errors)
