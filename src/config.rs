@@ -389,6 +389,8 @@ fn world_readable_warning(_: &Path) -> Option<String> {
 }
 
 mod parse;
+mod secrets;
+mod settings;
 use parse::{Ctx, RawFile};
 
 /// Checks a schedule the way the scheduler will parse it: six fields with

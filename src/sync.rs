@@ -278,6 +278,7 @@ impl Budget for DailyBudget {
     }
 }
 
+mod lease;
 mod run;
 pub use run::{run_all, run_stream};
 

@@ -240,3 +240,42 @@ async fn large_ranges_are_split_into_windows_of_bounded_size() {
     assert!((120..=130).contains(&pages), "{pages} pages");
     assert_eq!(reports[0].counts.requests, pages + 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_keeps_its_lease_while_it_waits_longer_than_the_lease_lasts() {
+    use auditmirror::record::StreamKey;
+    use auditmirror::store::Store;
+    use auditmirror::sync::Options;
+    let env = Env::start(sim_config(51, 1, 300), "log_types = [\"AccessLog\"]").await;
+    // Each response takes 1.5 s, longer than the 0.9 s lease below.
+    let f = env.sim.faults();
+    Faults::set(&f.slow_ms, 1500);
+    Faults::set(&f.slow_every, 1);
+    let config = env.load_config();
+    let streams = {
+        let store = Store::open(&config.database_path).unwrap();
+        auditmirror::streams::build(&config, &Selector::default(), &store).unwrap()
+    };
+    let opts = Options {
+        lease_ttl: std::time::Duration::from_millis(900),
+        ..Options::new(config.database_path.clone())
+    };
+    let run = tokio::spawn(auditmirror::sync::run_all(
+        streams,
+        Range::Incremental,
+        opts,
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let key = StreamKey::new(Source::Gong, "acme", "AccessLog");
+    let mut other = Store::open(&env.db).unwrap();
+    let ttl = std::time::Duration::from_secs(60);
+    assert!(
+        other
+            .try_lease(&key, "elsewhere:1:x", ttl)
+            .unwrap()
+            .is_none(),
+        "the lease of a live run expired while it waited for a response"
+    );
+    ok(&run.await.unwrap());
+    assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
+}

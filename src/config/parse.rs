@@ -37,8 +37,8 @@ macro_rules! table_with_settings {
     };
 }
 
-type Text = Option<Spanned<String>>;
-type SecretText = Option<Spanned<SecretString>>;
+pub(super) type Text = Option<Spanned<String>>;
+pub(super) type SecretText = Option<Spanned<SecretString>>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,21 +99,21 @@ table_with_settings!(RawGenesys {
 });
 
 #[derive(Clone, Copy, Default)]
-struct Overrides<'a> {
-    schedule: Option<&'a Spanned<String>>,
-    lookback: Option<&'a Spanned<String>>,
-    settle: Option<&'a Spanned<String>>,
-    start: Option<&'a Spanned<toml::Value>>,
-    window: Option<&'a Spanned<String>>,
-    window_records: Option<&'a Spanned<i64>>,
+pub(super) struct Overrides<'a> {
+    pub(super) schedule: Option<&'a Spanned<String>>,
+    pub(super) lookback: Option<&'a Spanned<String>>,
+    pub(super) settle: Option<&'a Spanned<String>>,
+    pub(super) start: Option<&'a Spanned<toml::Value>>,
+    pub(super) window: Option<&'a Spanned<String>>,
+    pub(super) window_records: Option<&'a Spanned<i64>>,
 }
 
 /// The three spellings of one secret key.
-struct SecretKeys<'a> {
-    key: &'static str,
-    inline: &'a SecretText,
-    file: &'a Text,
-    env: &'a Text,
+pub(super) struct SecretKeys<'a> {
+    pub(super) key: &'static str,
+    pub(super) inline: &'a SecretText,
+    pub(super) file: &'a Text,
+    pub(super) env: &'a Text,
 }
 
 impl SecretKeys<'_> {
@@ -129,10 +129,10 @@ pub(super) struct Ctx<'a> {
     pub(super) dir: PathBuf,
 }
 
-type Res<T> = Result<T, ConfigError>;
+pub(super) type Res<T> = Result<T, ConfigError>;
 
 impl Ctx<'_> {
-    fn err(
+    pub(super) fn err(
         &self,
         span: Range<usize>,
         key: impl Into<String>,
@@ -247,7 +247,7 @@ impl Ctx<'_> {
         Ok(LogSettings { level, format })
     }
 
-    fn relative(&self, p: &str) -> PathBuf {
+    pub(super) fn relative(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
             p.to_owned()
@@ -256,7 +256,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn name(&self, table: &str, name: &Spanned<String>) -> Res<String> {
+    pub(super) fn name(&self, table: &str, name: &Spanned<String>) -> Res<String> {
         let n = name.get_ref();
         let ok = !n.is_empty()
             && n.chars()
@@ -494,7 +494,7 @@ impl Ctx<'_> {
         })
     }
 
-    fn int_in(
+    pub(super) fn int_in(
         &self,
         v: Option<&Spanned<i64>>,
         key: &str,
@@ -514,7 +514,7 @@ impl Ctx<'_> {
     }
 
     /// Checks a base URL: https, or http to a loopback host only.
-    fn base_url(&self, v: &Spanned<String>, key: &str) -> Res<String> {
+    pub(super) fn base_url(&self, v: &Spanned<String>, key: &str) -> Res<String> {
         let s = v.get_ref().trim();
         let url = reqwest::Url::parse(s)
             .map_err(|e| self.err(v.span(), key, format!("`{s}` is not a URL: {e}")))?;
@@ -538,217 +538,5 @@ impl Ctx<'_> {
             ));
         }
         Ok(s.trim_end_matches('/').to_owned())
-    }
-
-    fn secret(&self, table: &str, table_span: Range<usize>, k: &SecretKeys<'_>) -> Res<Secret> {
-        let key = |suffix: &str| format!("{table}.{}{suffix}", k.key);
-        let given = [k.inline.is_some(), k.file.is_some(), k.env.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        if given > 1 {
-            let span = k
-                .file
-                .as_ref()
-                .map(|f| f.span())
-                .or(k.env.as_ref().map(|e| e.span()))
-                .unwrap_or(table_span);
-            return Err(self.err(
-                span,
-                key(""),
-                format!("give only one of {0}, {0}_file and {0}_env", k.key),
-            ));
-        }
-        let (value, origin) = if let Some(v) = k.inline {
-            (v.get_ref().clone(), SecretOrigin::Inline)
-        } else if let Some(f) = k.file {
-            let p = self.relative(
-                &expand_credentials_dir(f.get_ref())
-                    .map_err(|m| self.err(f.span(), key("_file"), m))?,
-            );
-            let text = std::fs::read_to_string(&p).map_err(|e| {
-                self.err(
-                    f.span(),
-                    key("_file"),
-                    format!("cannot read {}: {e}", p.display()),
-                )
-            })?;
-            (
-                SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
-                SecretOrigin::File(p),
-            )
-        } else if let Some(var) = k.env {
-            let name = var.get_ref().trim();
-            let value = std::env::var(name).map_err(|_| {
-                self.err(
-                    var.span(),
-                    key("_env"),
-                    format!("environment variable {name} is not set"),
-                )
-            })?;
-            (
-                SecretString::from(value),
-                SecretOrigin::Env(name.to_owned()),
-            )
-        } else {
-            return Err(self.err(
-                table_span,
-                key(""),
-                format!("missing: set {0}, {0}_file or {0}_env", k.key),
-            ));
-        };
-        if value.expose_secret().trim().is_empty() {
-            return Err(self.err(table_span, key(""), "the secret is empty"));
-        }
-        Ok(Secret { value, origin })
-    }
-
-    fn settings(
-        &self,
-        table: &str,
-        acct: Overrides<'_>,
-        defaults: Overrides<'_>,
-    ) -> Res<StreamSettings> {
-        // The key to name in an error: the account's own, or the inherited default.
-        let key = |own: bool, name: &str| {
-            if own {
-                format!("{table}.{name}")
-            } else {
-                format!("defaults.{name}")
-            }
-        };
-        let schedule = match acct
-            .schedule
-            .map(|v| (true, v))
-            .or(defaults.schedule.map(|v| (false, v)))
-        {
-            None => "0 */5 * * * *".to_owned(),
-            Some((own, v)) => {
-                check_cron(v.get_ref()).map_err(|m| self.err(v.span(), key(own, "schedule"), m))?;
-                v.get_ref().trim().to_owned()
-            }
-        };
-        let dur = |name: &str,
-                   a: Option<&Spanned<String>>,
-                   d: Option<&Spanned<String>>,
-                   default: Duration|
-         -> Res<Duration> {
-            match a.map(|v| (true, v)).or(d.map(|v| (false, v))) {
-                None => Ok(default),
-                Some((own, v)) => {
-                    parse_duration(v.get_ref()).map_err(|m| self.err(v.span(), key(own, name), m))
-                }
-            }
-        };
-        let lookback = dur(
-            "lookback",
-            acct.lookback,
-            defaults.lookback,
-            Duration::from_secs(15 * 60),
-        )?;
-        let settle = dur(
-            "settle",
-            acct.settle,
-            defaults.settle,
-            Duration::from_secs(2 * 60),
-        )?;
-        let window = dur(
-            "window",
-            acct.window,
-            defaults.window,
-            Duration::from_secs(86_400),
-        )?;
-        if window.is_zero() || window > MAX_GENESYS_WINDOW {
-            let (own, v) = acct
-                .window
-                .map(|v| (true, v))
-                .or(defaults.window.map(|v| (false, v)))
-                .expect("the default window is valid");
-            return Err(self.err(
-                v.span(),
-                key(own, "window"),
-                "must be above 0 and at most 31d (the longest Genesys audit query)",
-            ));
-        }
-        let window_records = match acct
-            .window_records
-            .map(|v| (true, v))
-            .or(defaults.window_records.map(|v| (false, v)))
-        {
-            None => 10_000,
-            Some((own, v)) => {
-                self.int_in(Some(v), &key(own, "window_records"), 10_000, 1, 10_000_000)? as u64
-            }
-        };
-        let start = match acct
-            .start
-            .map(|v| (true, v))
-            .or(defaults.start.map(|v| (false, v)))
-        {
-            None => Start::Ago(Duration::from_secs(30 * 86_400)),
-            Some((own, v)) => self.start(v, &key(own, "start"))?,
-        };
-        Ok(StreamSettings {
-            schedule,
-            lookback,
-            settle,
-            start,
-            window,
-            window_records,
-        })
-    }
-
-    fn start(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Start> {
-        let text = match v.get_ref() {
-            toml::Value::String(s) => s.trim().to_owned(),
-            toml::Value::Datetime(d) => d.to_string(),
-            other => {
-                return Err(self.err(
-                    v.span(),
-                    key,
-                    format!(
-                        "`{other}` is neither a duration (e.g. \"30d\") nor an RFC 3339 instant"
-                    ),
-                ))
-            }
-        };
-        let start = match parse_instant(&text) {
-            Ok(t) => Start::At(t),
-            Err(_) => match parse_duration(&text) {
-                Ok(d) if !d.is_zero() => Start::Ago(d),
-                _ => {
-                    return Err(self.err(v.span(), key, format!("`{text}` is neither a duration back from now (e.g. \"30d\") nor an RFC 3339 instant with an offset (e.g. \"2026-01-01T00:00:00Z\")")))
-                }
-            },
-        };
-        if let Start::At(t) = start {
-            if t > self.now {
-                return Err(self.err(
-                    v.span(),
-                    key,
-                    format!(
-                        "{} is in the future; nothing could sync before it",
-                        fmt_utc(t)
-                    ),
-                ));
-            }
-        }
-        Ok(start)
-    }
-}
-
-/// Replaces a leading `$CREDENTIALS_DIRECTORY` or `${CREDENTIALS_DIRECTORY}` with
-/// the directory systemd gives a unit's `LoadCredential=` files, so one config
-/// serves both the daemon and the oneshot sync unit.
-fn expand_credentials_dir(path: &str) -> Result<String, String> {
-    let Some(rest) = ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"]
-        .iter()
-        .find_map(|p| path.strip_prefix(p))
-    else {
-        return Ok(path.to_owned());
-    };
-    match std::env::var("CREDENTIALS_DIRECTORY") {
-        Ok(dir) if !dir.is_empty() => Ok(format!("{}{rest}", dir.trim_end_matches('/'))),
-        _ => Err("CREDENTIALS_DIRECTORY is not set: systemd sets it for units with LoadCredential=; outside systemd, give the file's own path".to_owned()),
     }
 }

@@ -2,6 +2,7 @@
 //! ONE writing thread for all of them (SQLite has one writer anyway; several would
 //! only wait on each other's locks), joined by a bounded channel of pages.
 
+use super::lease::{acquire, LeaseKeeper};
 use super::{
     plan, DailyBudget, Options, Outcome, Progress, ProgressFn, Range, Reader, Report, Stream,
     MIN_FAILED_SPLIT, MIN_SPLIT,
@@ -190,6 +191,16 @@ async fn run_inner(
         }
     }
     drop(tx);
+    let keeper = LeaseKeeper::start(
+        opts.db_path.clone(),
+        ready
+            .iter()
+            .flatten()
+            .filter(|r| r.window.is_some())
+            .map(|r| (r.lease.clone(), r.stop.clone()))
+            .collect(),
+        opts.lease_ttl / 3,
+    );
     let writer = {
         let targets: Vec<Option<Target>> = ready
             .iter()
@@ -218,6 +229,7 @@ async fn run_inner(
     let (returned, counts, write_errors) =
         writer.await.map_err(|e| RunError::Task(e.to_string()))?;
     store = returned;
+    drop(keeper);
     // 3. Record each stream's outcome, and give the leases back.
     let now = Utc::now();
     for (i, r) in ready.into_iter().enumerate() {
@@ -281,8 +293,6 @@ async fn run_inner(
 /// The `sync_runs.error` of a run stopped by a signal.
 const STOPPED: &str =
     "stopped: the process was asked to stop before the run finished; the next run reads the rest";
-/// How often a runner that waits for a lease asks again.
-const LEASE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// How a fetcher ended.
 enum FetchEnd {
@@ -301,53 +311,6 @@ enum Prepared {
         run_id: i64,
         plan: super::Plan,
     },
-}
-
-/// Each stream's lease, or who holds it. A held lease is asked for again until
-/// `opts.wait` runs out; the leases already taken are kept alive meanwhile.
-fn acquire(
-    store: &mut Store,
-    streams: &[Arc<Stream>],
-    opts: &Options,
-) -> Result<Vec<Result<Lease, String>>, StoreError> {
-    let deadline = Instant::now() + opts.wait;
-    let mut got: Vec<Option<Lease>> = vec![None; streams.len()];
-    let (mut told, mut renewed) = (false, Instant::now());
-    loop {
-        for (s, slot) in streams.iter().zip(got.iter_mut()) {
-            if slot.is_none() {
-                *slot = store.try_lease(&s.key, &opts.owner, opts.lease_ttl)?;
-            }
-        }
-        let now = Instant::now();
-        if got.iter().all(Option::is_some) || now >= deadline || opts.cancel.is_cancelled() {
-            break;
-        }
-        if !told {
-            for (s, _) in streams.iter().zip(&got).filter(|(_, g)| g.is_none()) {
-                let holder = store.lease_holder(&s.key)?.unwrap_or_default();
-                tracing::info!(stream = %s.key, "{holder} is syncing this stream; waiting up to {}s for it", (deadline - now).as_secs());
-            }
-            told = true;
-        }
-        if renewed.elapsed() >= opts.lease_ttl / 4 {
-            for lease in got.iter().flatten() {
-                store.renew_lease(lease)?;
-            }
-            renewed = Instant::now();
-        }
-        std::thread::sleep(LEASE_POLL.min(deadline - now));
-    }
-    let mut out = Vec::with_capacity(got.len());
-    for (s, lease) in streams.iter().zip(got) {
-        out.push(match lease {
-            Some(l) => Ok(l),
-            None => Err(store
-                .lease_holder(&s.key)?
-                .unwrap_or_else(|| "another process".into())),
-        });
-    }
-    Ok(out)
 }
 
 fn prepare(

@@ -1,0 +1,92 @@
+//! Secrets: exactly one of `KEY`, `KEY_file` (which may start with
+//! `${CREDENTIALS_DIRECTORY}/`) or `KEY_env`, read into a `SecretString` that
+//! remembers where it came from and never prints.
+
+use super::parse::{Ctx, Res, SecretKeys};
+use super::*;
+
+impl Ctx<'_> {
+    pub(super) fn secret(
+        &self,
+        table: &str,
+        table_span: Range<usize>,
+        k: &SecretKeys<'_>,
+    ) -> Res<Secret> {
+        let key = |suffix: &str| format!("{table}.{}{suffix}", k.key);
+        let given = [k.inline.is_some(), k.file.is_some(), k.env.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if given > 1 {
+            let span = k
+                .file
+                .as_ref()
+                .map(|f| f.span())
+                .or(k.env.as_ref().map(|e| e.span()))
+                .unwrap_or(table_span);
+            return Err(self.err(
+                span,
+                key(""),
+                format!("give only one of {0}, {0}_file and {0}_env", k.key),
+            ));
+        }
+        let (value, origin) = if let Some(v) = k.inline {
+            (v.get_ref().clone(), SecretOrigin::Inline)
+        } else if let Some(f) = k.file {
+            let p = self.relative(
+                &expand_credentials_dir(f.get_ref())
+                    .map_err(|m| self.err(f.span(), key("_file"), m))?,
+            );
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                self.err(
+                    f.span(),
+                    key("_file"),
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            })?;
+            (
+                SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
+                SecretOrigin::File(p),
+            )
+        } else if let Some(var) = k.env {
+            let name = var.get_ref().trim();
+            let value = std::env::var(name).map_err(|_| {
+                self.err(
+                    var.span(),
+                    key("_env"),
+                    format!("environment variable {name} is not set"),
+                )
+            })?;
+            (
+                SecretString::from(value),
+                SecretOrigin::Env(name.to_owned()),
+            )
+        } else {
+            return Err(self.err(
+                table_span,
+                key(""),
+                format!("missing: set {0}, {0}_file or {0}_env", k.key),
+            ));
+        };
+        if value.expose_secret().trim().is_empty() {
+            return Err(self.err(table_span, key(""), "the secret is empty"));
+        }
+        Ok(Secret { value, origin })
+    }
+}
+
+/// Replaces a leading `$CREDENTIALS_DIRECTORY` or `${CREDENTIALS_DIRECTORY}` with
+/// the directory systemd gives a unit's `LoadCredential=` files, so one config
+/// serves both the daemon and the oneshot sync unit.
+fn expand_credentials_dir(path: &str) -> Result<String, String> {
+    let Some(rest) = ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"]
+        .iter()
+        .find_map(|p| path.strip_prefix(p))
+    else {
+        return Ok(path.to_owned());
+    };
+    match std::env::var("CREDENTIALS_DIRECTORY") {
+        Ok(dir) if !dir.is_empty() => Ok(format!("{}{rest}", dir.trim_end_matches('/'))),
+        _ => Err("CREDENTIALS_DIRECTORY is not set: systemd sets it for units with LoadCredential=; outside systemd, give the file's own path".to_owned()),
+    }
+}
