@@ -1,6 +1,7 @@
 //! `auditmirror run` as a child process against the simulator: scheduled runs
 //! mirror new events, sd_notify messages on a fake `NOTIFY_SOCKET`, SIGHUP with a
-//! broken config, SIGTERM mid-run, and a manual `sync` beside the daemon.
+//! broken config, SIGTERM mid-run, a manual `sync` beside the daemon, and Genesys
+//! streams scheduled beside Gong ones.
 
 mod common;
 
@@ -445,4 +446,77 @@ async fn sigterm_stops_a_manual_sync_after_the_page_in_hand() {
     let (out, _) = run_bin(&env.config, &["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
+}
+
+/// `id → raw_json` of a table, or `None` while the daemon has not created it.
+fn rows_if_any(db: &Path, sql: &str) -> Option<common::Rows> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(db, flags).ok()?;
+    let mut stmt = conn.prepare(sql).ok()?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .ok()?
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Some(rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn genesys_streams_run_on_their_schedule_beside_gong_ones() {
+    let mut cfg = sim_config(23, 3, 200);
+    cfg.genesys_per_day = 300;
+    cfg.transaction_polls = 0;
+    let env = Env::start(cfg, &format!("log_types = [\"AccessLog\"]\n{EVERY_SECOND}")).await;
+    let c = &env.sim.state.cfg.credentials;
+    let text = std::fs::read_to_string(&env.config).unwrap()
+        + &format!(
+            "\n[[genesys]]\nname = \"emea\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\n\
+             client_id = \"{}\"\nclient_secret = \"{}\"\nrequests_per_minute = 100000\n{EVERY_SECOND}\n",
+            c.genesys_client_id,
+            c.genesys_client_secret,
+            base = env.sim.base_url(),
+        );
+    std::fs::write(&env.config, text).unwrap();
+    let (from, to) = env.span();
+    let genesys = env.genesys_truth(from, to);
+    let gong = env.truth("AccessLog");
+    assert!(!genesys.is_empty() && !gong.is_empty());
+    let daemon = Proc::spawn(&env.config, &["run"], &[]);
+
+    // Both mirrors complete, and each stream has been run again by a later tick.
+    let successes = |source: &str| {
+        rows_if_any(
+            &env.db,
+            &format!("SELECT CAST(id AS TEXT), stream FROM sync_runs WHERE source = '{source}' AND outcome = 'success'"),
+        )
+        .map_or(0, |r| r.len())
+    };
+    wait_until(
+        "both sources mirrored, twice",
+        Duration::from_secs(60),
+        || {
+            rows_if_any(
+                &env.db,
+                "SELECT id, raw_json FROM genesys_audit_log_message",
+            )
+            .as_ref()
+                == Some(&genesys)
+                && rows_if_any(&env.db, "SELECT id, raw_json FROM gong_audit_log_entry").as_ref()
+                    == Some(&gong)
+                && successes("genesys") >= 2
+                && successes("gong") >= 2
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+
+    let (status, took, log) = daemon.terminate().await;
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(took < Duration::from_secs(10), "{took:?}\n{log}");
+    assert!(
+        log.contains("genesys/emea/audits"),
+        "a line per Genesys run\n{log}"
+    );
+    assert_eq!(common::mirror_genesys(&env.db), genesys);
+    assert_eq!(mirror_rows(&env.db, "AccessLog"), gong);
 }
