@@ -4,9 +4,10 @@
 //! hand, SIGHUP reloads the config and keeps the old one if the new one is bad.
 
 use crate::config::{Config, ConfigError};
+use crate::http::Policy;
 use crate::record::{Source, StreamKey};
 use crate::store::{Store, StoreError};
-use crate::streams::{self, BuildError, Selector};
+use crate::streams::{self, Accounts, BuildError, Selector};
 use crate::sync::{run_stream, Options, Outcome, Range, Report, Stream};
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
@@ -62,6 +63,7 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         locks: Mutex::new(HashMap::new()),
         last: Mutex::new(BTreeMap::new()),
         heartbeat: AtomicI64::new(Utc::now().timestamp_millis()),
+        accounts: Mutex::new(Accounts::default()),
     });
     let mut sched = JobScheduler::new()
         .await
@@ -151,6 +153,9 @@ struct Daemon {
     last: Mutex<BTreeMap<String, Last>>,
     /// When the scheduler's heartbeat job last ran (Unix ms).
     heartbeat: AtomicI64,
+    /// Each account's HTTP client (pacer) and daily budget, kept across reloads
+    /// so runs of the old and the new config share one rate.
+    accounts: Mutex<Accounts>,
 }
 
 impl Daemon {
@@ -160,9 +165,16 @@ impl Daemon {
         sched: &JobScheduler,
         config: &Config,
     ) -> Result<Generation, DaemonError> {
+        // Built on a copy: a config that fails to arm leaves the kept ones alone.
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let streams = {
             let store = Store::open(&config.database_path)?;
-            streams::build(config, &Selector::default(), &store)?
+            let all = Selector::default();
+            streams::build_in(config, &all, &store, &Policy::default(), &mut accounts)?
         };
         let mut jitter: HashMap<(Source, String), Duration> = HashMap::new();
         let mut jobs = Vec::with_capacity(streams.len());
@@ -192,6 +204,7 @@ impl Daemon {
                 }
             }
         }
+        *self.accounts.lock().unwrap_or_else(|p| p.into_inner()) = accounts;
         Ok(Generation {
             streams: jobs.len(),
             jobs,

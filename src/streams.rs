@@ -1,5 +1,6 @@
 //! Turns the config and a command's selectors into runnable streams: one HTTP
-//! client, pacer and daily budget per account, shared by that account's streams.
+//! client, pacer and daily budget per account, shared by that account's streams
+//! (and, in the daemon, across config reloads: see [`Accounts`]).
 
 use crate::config::Config;
 use crate::config::GenesysMode;
@@ -9,7 +10,57 @@ use crate::http::{HttpClient, HttpError, Pacer, Policy};
 use crate::record::{Source, StreamKey};
 use crate::store::{Store, StoreError};
 use crate::sync::{DailyBudget, Reader, Stream};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Each account's HTTP client (with its pacer) and daily budget. The daemon keeps
+/// one across config reloads, so a run still going on the old config and the
+/// first run on the new one share one rate and one budget instead of each
+/// spending the account's whole allowance. An account whose rate or budget
+/// changed gets new ones; an account no longer configured is forgotten.
+#[derive(Default, Clone)]
+pub struct Accounts {
+    by_account: HashMap<(Source, String), Shared>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    /// The settings the client and budget were made with: rate bits, budget.
+    limits: (u64, u64),
+    http: Arc<HttpClient>,
+    budget: Option<Arc<DailyBudget>>,
+}
+
+impl Accounts {
+    /// The account's client and budget: the kept ones when its limits are
+    /// unchanged, else new ones from `make`.
+    fn get(
+        &self,
+        next: &mut HashMap<(Source, String), Shared>,
+        key: (Source, String),
+        limits: (u64, u64),
+        make: impl FnOnce() -> Result<(HttpClient, Option<Arc<DailyBudget>>), BuildError>,
+    ) -> Result<(Arc<HttpClient>, Option<Arc<DailyBudget>>), BuildError> {
+        let shared = match self.by_account.get(&key).filter(|s| s.limits == limits) {
+            Some(kept) => Shared {
+                limits,
+                http: kept.http.clone(),
+                budget: kept.budget.clone(),
+            },
+            None => {
+                let (http, budget) = make()?;
+                Shared {
+                    limits,
+                    http: Arc::new(http),
+                    budget,
+                }
+            }
+        };
+        let out = (shared.http.clone(), shared.budget.clone());
+        next.insert(key, shared);
+        Ok(out)
+    }
+}
 
 /// How long Gong keeps each log type, where limited.
 pub fn gong_retention(log_type: &str) -> Option<chrono::Duration> {
@@ -79,6 +130,19 @@ pub fn build_with(
     store: &Store,
     policy: &Policy,
 ) -> Result<Vec<Arc<Stream>>, BuildError> {
+    build_in(config, sel, store, policy, &mut Accounts::default())
+}
+
+/// [`build_with`], reusing the clients and budgets `accounts` kept from an
+/// earlier build, and keeping this build's for the next one.
+pub fn build_in(
+    config: &Config,
+    sel: &Selector,
+    store: &Store,
+    policy: &Policy,
+    accounts: &mut Accounts,
+) -> Result<Vec<Arc<Stream>>, BuildError> {
+    let mut next = HashMap::new();
     let mut out = Vec::new();
     for g in &config.gong {
         let keys: Vec<StreamKey> = g
@@ -90,18 +154,19 @@ pub fn build_with(
         if keys.is_empty() {
             continue;
         }
-        let budget = Arc::new(DailyBudget::load(
-            store,
-            Source::Gong,
-            &g.name,
-            g.daily_request_budget.into(),
-        )?);
-        let pacer = Pacer::per_second(g.requests_per_second);
-        let http = Arc::new(HttpClient::new(
-            policy.clone(),
-            Some(pacer),
-            Some(budget.clone()),
-        )?);
+        let limit = u64::from(g.daily_request_budget);
+        let key = (Source::Gong, g.name.clone());
+        let (http, budget) = accounts.get(
+            &mut next,
+            key,
+            (g.requests_per_second.to_bits(), limit),
+            || {
+                let budget = Arc::new(DailyBudget::load(store, Source::Gong, &g.name, limit)?);
+                let pacer = Pacer::per_second(g.requests_per_second);
+                let http = HttpClient::new(policy.clone(), Some(pacer), Some(budget.clone()))?;
+                Ok((http, Some(budget)))
+            },
+        )?;
         let conn = Arc::new(GongConnector::new(g, http));
         for key in keys {
             let log_type = key.stream.clone();
@@ -113,7 +178,7 @@ pub fn build_with(
                     conn: conn.clone(),
                     log_type,
                 },
-                budget: Some(budget.clone()),
+                budget: budget.clone(),
             }));
         }
     }
@@ -122,11 +187,16 @@ pub fn build_with(
         if !sel.matches(&key) {
             continue;
         }
-        let http = Arc::new(HttpClient::new(
-            policy.clone(),
-            Some(Pacer::per_minute(g.requests_per_minute)),
-            None,
-        )?);
+        let rate = u64::from(g.requests_per_minute);
+        let (http, _) = accounts.get(
+            &mut next,
+            (Source::Genesys, g.name.clone()),
+            (rate, 0),
+            || {
+                let pacer = Pacer::per_minute(g.requests_per_minute);
+                Ok((HttpClient::new(policy.clone(), Some(pacer), None)?, None))
+            },
+        )?;
         out.push(Arc::new(Stream {
             key,
             settings: g.settings.clone(),
@@ -141,5 +211,59 @@ pub fn build_with(
     if out.is_empty() {
         return Err(BuildError::NoMatch(sel.to_string()));
     }
+    accounts.by_account = next;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(gong_rate: &str, with_genesys: bool) -> Config {
+        let mut text = format!(
+            "[database]\npath = \"m.sqlite\"\n[[gong]]\nname = \"acme\"\nbase_url = \"http://127.0.0.1:9\"\n\
+             access_key = \"k\"\naccess_key_secret = \"s\"\nrequests_per_second = {gong_rate}\n"
+        );
+        if with_genesys {
+            text += "[[genesys]]\nname = \"emea\"\napi_base_url = \"http://127.0.0.1:9\"\n\
+                     login_base_url = \"http://127.0.0.1:9\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
+        }
+        Config::parse(
+            &text,
+            Path::new("/etc/auditmirror/c.toml"),
+            chrono::Utc::now(),
+        )
+        .unwrap()
+    }
+
+    fn budget_of(streams: &[Arc<Stream>]) -> Arc<DailyBudget> {
+        streams[0].budget.clone().unwrap()
+    }
+
+    #[test]
+    fn a_reload_keeps_an_accounts_pacer_and_budget_unless_its_limits_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("m.sqlite")).unwrap();
+        let (all, policy) = (Selector::default(), Policy::default());
+        let mut accounts = Accounts::default();
+        let first = build_in(&config("2.5", true), &all, &store, &policy, &mut accounts).unwrap();
+        let gong = (Source::Gong, "acme".to_owned());
+        let genesys = (Source::Genesys, "emea".to_owned());
+        let http = |a: &Accounts, k: &(Source, String)| a.by_account[k].http.clone();
+        let (gong_http, genesys_http) = (http(&accounts, &gong), http(&accounts, &genesys));
+
+        // Same limits (the schedule or anything else may have changed): kept.
+        let again = build_in(&config("2.5", true), &all, &store, &policy, &mut accounts).unwrap();
+        assert!(Arc::ptr_eq(&budget_of(&first), &budget_of(&again)));
+        assert!(Arc::ptr_eq(&gong_http, &http(&accounts, &gong)));
+        assert!(Arc::ptr_eq(&genesys_http, &http(&accounts, &genesys)));
+
+        // A new rate gets a new pacer and budget; a removed account is forgotten.
+        let changed =
+            build_in(&config("1.0", false), &all, &store, &policy, &mut accounts).unwrap();
+        assert!(!Arc::ptr_eq(&budget_of(&first), &budget_of(&changed)));
+        assert!(!Arc::ptr_eq(&gong_http, &http(&accounts, &gong)));
+        assert!(!accounts.by_account.contains_key(&genesys));
+    }
 }

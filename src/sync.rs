@@ -239,6 +239,20 @@ impl DailyBudget {
         })
     }
 
+    /// Catches up with what other processes spent today and saved (a manual
+    /// `sync` beside the daemon, whose budget was loaded when it started).
+    pub fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        let day = utc_day(Utc::now());
+        let saved = store.requests_on(self.source, &self.account, &day)?;
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 != day {
+            *s = (day, 0);
+        }
+        // What the store holds includes our saved requests; add our unsaved ones.
+        s.1 = s.1.max(saved + self.unsaved.load(Relaxed));
+        Ok(())
+    }
+
     /// Requests spent today.
     pub fn used(&self) -> u64 {
         self.state.lock().map(|s| s.1).unwrap_or(0)

@@ -115,6 +115,9 @@ async fn run_inner(
     let (mut store, prepared) = blocking(move || -> Result<_, StoreError> {
         let mut store = Store::open(&o.db_path)?;
         let leases = acquire(&mut store, &ss, &o)?;
+        for b in ss.iter().filter_map(|s| s.budget.as_ref()) {
+            b.refresh(&store)?;
+        }
         let mut out = Vec::new();
         for (s, lease) in ss.iter().zip(leases) {
             out.push(prepare(&mut store, s, lease, range, kind)?);

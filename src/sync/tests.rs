@@ -164,3 +164,37 @@ fn the_daily_budget_stops_before_the_limit_and_survives_a_restart() {
         0
     );
 }
+
+#[test]
+fn a_budget_loaded_earlier_catches_up_with_what_another_process_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("m.sqlite")).unwrap();
+    // The daemon's budget, loaded when it started.
+    let daemon = DailyBudget::load(&store, Source::Gong, "acme", 10).unwrap();
+    daemon.spend().unwrap();
+    daemon.save(&mut store).unwrap();
+    daemon.spend().unwrap(); // not saved yet
+                             // A manual sync beside it spends 6 and saves them.
+    let manual = DailyBudget::load(&store, Source::Gong, "acme", 10).unwrap();
+    assert_eq!(manual.used(), 1);
+    for _ in 0..6 {
+        manual.spend().unwrap();
+    }
+    manual.save(&mut store).unwrap();
+    assert_eq!(daemon.used(), 2, "it cannot know before it asks");
+    daemon.refresh(&store).unwrap();
+    assert_eq!(
+        daemon.used(),
+        8,
+        "1 saved + 6 of the other process + 1 unsaved"
+    );
+    daemon.spend().unwrap();
+    daemon.spend().unwrap();
+    assert_eq!(daemon.spend().unwrap_err().class(), ErrorClass::Budget);
+    daemon.save(&mut store).unwrap();
+    let today = utc_day(Utc::now());
+    assert_eq!(store.requests_on(Source::Gong, "acme", &today).unwrap(), 10);
+    // Refreshing again changes nothing: the store now holds our own requests.
+    daemon.refresh(&store).unwrap();
+    assert_eq!(daemon.used(), 10);
+}
