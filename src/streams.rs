@@ -42,11 +42,7 @@ impl Accounts {
         make: impl FnOnce() -> Result<(HttpClient, Option<Arc<DailyBudget>>), BuildError>,
     ) -> Result<(Arc<HttpClient>, Option<Arc<DailyBudget>>), BuildError> {
         let shared = match self.by_account.get(&key).filter(|s| s.limits == limits) {
-            Some(kept) => Shared {
-                limits,
-                http: kept.http.clone(),
-                budget: kept.budget.clone(),
-            },
+            Some(kept) => kept.clone(),
             None => {
                 let (http, budget) = make()?;
                 Shared {

@@ -115,8 +115,13 @@ async fn run_inner(
     let (mut store, prepared) = blocking(move || -> Result<_, StoreError> {
         let mut store = Store::open(&o.db_path)?;
         let leases = acquire(&mut store, &ss, &o)?;
+        // Once per account: its streams share one budget.
+        let mut refreshed: Vec<&Arc<super::DailyBudget>> = Vec::new();
         for b in ss.iter().filter_map(|s| s.budget.as_ref()) {
-            b.refresh(&store)?;
+            if !refreshed.iter().any(|r| Arc::ptr_eq(r, b)) {
+                b.refresh(&store)?;
+                refreshed.push(b);
+            }
         }
         let mut out = Vec::new();
         for (s, lease) in ss.iter().zip(leases) {
