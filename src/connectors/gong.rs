@@ -195,12 +195,12 @@ struct ErrorBody {
     errors: Vec<String>,
 }
 
+/// Absent and `null` alike mean empty: a last page may carry neither.
 #[derive(Deserialize)]
 struct LogsPage<'a> {
-    #[serde(default)]
-    records: Records,
-    #[serde(rename = "logEntries", borrow, default)]
-    log_entries: Vec<&'a RawValue>,
+    records: Option<Records>,
+    #[serde(rename = "logEntries", borrow)]
+    log_entries: Option<Vec<&'a RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -213,19 +213,20 @@ struct Records {
 /// Parses one `/v2/logs` body: each entry is sliced out once, then mapped.
 pub fn parse_page(body: &[u8], log_type: &str) -> Result<FetchedPage, serde_json::Error> {
     let page: LogsPage<'_> = serde_json::from_slice(body)?;
-    let mut rows = Vec::with_capacity(page.log_entries.len());
+    let entries = page.log_entries.unwrap_or_default();
+    let mut rows = Vec::with_capacity(entries.len());
     let mut rejected = Vec::new();
-    for raw in page.log_entries {
+    for raw in entries {
         match map_entry(log_type, raw.get()) {
             Ok(row) => rows.push(row),
             Err(r) => rejected.push(r),
         }
     }
-    let total = page
-        .records
+    let records = page.records.unwrap_or_default();
+    let total = records
         .total_records
         .unwrap_or(rows.len() as u64 + rejected.len() as u64);
-    let cursor = page.records.cursor.filter(|c| !c.is_empty());
+    let cursor = records.cursor.filter(|c| !c.is_empty());
     Ok(FetchedPage {
         page: Page {
             rows: PageRows::Gong(rows),

@@ -152,6 +152,25 @@ fn a_page_keeps_good_entries_beside_bad_ones() {
     assert_eq!((p.page.rows.len(), p.page.rejected.len()), (2, 1));
     let last = parse_page(br#"{"records":{"totalRecords":0,"currentPageSize":0,"currentPageNumber":2,"cursor":""},"logEntries":[]}"#, "AccessLog").unwrap();
     assert_eq!(last.cursor, None, "an empty cursor ends paging");
+    for body in [
+        r#"{"requestId":"x","records":{"totalRecords":0,"cursor":null},"logEntries":null}"#,
+        r#"{"requestId":"x","records":null}"#,
+        r#"{"requestId":"x"}"#,
+    ] {
+        let p = parse_page(body.as_bytes(), "AccessLog").unwrap_or_else(|e| panic!("{body}: {e}"));
+        assert_eq!(
+            (p.total, p.cursor, p.page.rows.len()),
+            (0, None, 0),
+            "{body}"
+        );
+    }
+    let nulls = format!(r#"{{"records":{{"totalRecords":2}},"logEntries":[{ENTRY},null]}}"#);
+    let p = parse_page(nulls.as_bytes(), "AccessLog").unwrap();
+    assert_eq!(
+        (p.page.rows.len(), p.page.rejected.len()),
+        (1, 1),
+        "a null entry is rejected, not lost"
+    );
     assert!(parse_page(&body.as_bytes()[..body.len() / 2], "AccessLog").is_err());
 }
 
