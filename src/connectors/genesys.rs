@@ -332,7 +332,7 @@ impl GenesysConnector {
                 return Ok(None);
             };
             let end = self.wait(status, counters, &what).await?;
-            if end.state == "Succeeded" {
+            if end.state.eq_ignore_ascii_case("Succeeded") {
                 return Ok(Some(end.id));
             }
             attempts += 1;
@@ -355,9 +355,12 @@ impl GenesysConnector {
     ) -> Result<Status, ConnectorError> {
         let (started, mut delay) = (Instant::now(), self.poll_start);
         loop {
-            match status.state.as_str() {
-                "Succeeded" | "Failed" | "Cancelled" | "NotFound" => return Ok(status),
-                "Queued" | "Running" => {}
+            // The spec's states are PascalCase; any case is accepted.
+            match status.state.to_ascii_lowercase().as_str() {
+                "succeeded" | "failed" | "cancelled" | "canceled" | "notfound" => {
+                    return Ok(status)
+                }
+                "queued" | "running" | "pending" => {}
                 other => {
                     return Err(ConnectorError::Protocol {
                         what: what.to_owned(),

@@ -488,6 +488,22 @@ async fn bad_credentials_are_an_auth_error_without_the_secret() {
 
 /// A proxy that refuses queries without `serviceName`, as older APIs did.
 async fn strict_proxy(h: &SimHandle) -> (String, tokio::task::JoinHandle<()>) {
+    let refuse = |post: bool, path: &str, body: &str| {
+        (post && path.starts_with("/api/v2/audits/query") && !body.contains("serviceName")).then(
+            || json!({"message": "serviceName is required", "code": "invalid.value", "status": 400}).to_string(),
+        )
+    };
+    proxy(h, refuse, |body| body).await
+}
+
+/// A proxy in front of the simulator: `refuse` may answer a request with a 400
+/// body of its own (given whether it is a POST, its path and its body), and
+/// `rewrite` edits every response body.
+async fn proxy(
+    h: &SimHandle,
+    refuse: fn(bool, &str, &str) -> Option<String>,
+    rewrite: fn(String) -> String,
+) -> (String, tokio::task::JoinHandle<()>) {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, Uri};
     let target = h.base_url();
@@ -495,10 +511,12 @@ async fn strict_proxy(h: &SimHandle) -> (String, tokio::task::JoinHandle<()>) {
     let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (target, client) = (target.clone(), client.clone());
         async move {
-            let query = uri.path().starts_with("/api/v2/audits/query") && method == Method::POST;
-            if query && !String::from_utf8_lossy(&body).contains("serviceName") {
-                let e = json!({"message": "serviceName is required", "code": "invalid.value", "status": 400});
-                return (axum::http::StatusCode::BAD_REQUEST, e.to_string());
+            if let Some(e) = refuse(
+                method == Method::POST,
+                uri.path(),
+                &String::from_utf8_lossy(&body),
+            ) {
+                return (axum::http::StatusCode::BAD_REQUEST, e);
             }
             let mut req = client.request(method, format!("{target}{uri}")).body(body);
             for (k, v) in &headers {
@@ -506,7 +524,7 @@ async fn strict_proxy(h: &SimHandle) -> (String, tokio::task::JoinHandle<()>) {
             }
             let resp = req.send().await.unwrap();
             let status = axum::http::StatusCode::from_u16(resp.status().as_u16()).unwrap();
-            (status, resp.text().await.unwrap())
+            (status, rewrite(resp.text().await.unwrap()))
         }
     };
     let app = axum::Router::new().fallback(handler);
@@ -531,5 +549,33 @@ async fn an_api_that_wants_service_names_is_queried_per_service() {
     assert!(conn.per_service.load(Relaxed));
     let (rt, _) = drain(conn.open_realtime(w, &counters).await.unwrap(), &counters).await;
     assert!(!rt.is_empty() && rt.len() < rows.len());
+    proxy.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_states_are_read_in_any_case() {
+    let h = sim(|c| {
+        c.genesys_per_day = 300;
+        c.transaction_polls = 2;
+    })
+    .await;
+    let shout = |body: String| {
+        ["Queued", "Running", "Succeeded"]
+            .iter()
+            .fold(body, |b, s| {
+                b.replace(
+                    &format!("\"state\":\"{s}\""),
+                    &format!("\"state\":\"{}\"", s.to_uppercase()),
+                )
+            })
+    };
+    let (base, proxy) = proxy(&h, |_, _, _| None, shout).await;
+    let secret = h.state.cfg.credentials.genesys_client_secret.clone();
+    let conn = connector_for(&base, &secret, &["Architect"]);
+    let (w, counters) = (last_days(&h, 1), Counters::default());
+    let (rows, _) = drain(conn.open(w, &counters).await.unwrap(), &counters).await;
+    assert!(!rows.is_empty());
+    let polls = counters.requests.load(Relaxed);
+    assert!(polls >= 3, "the proxy saw the polls: {polls} requests");
     proxy.abort();
 }
