@@ -5,7 +5,6 @@
 
 mod common;
 
-use auditmirror::simulator::faults::Faults;
 use auditmirror::simulator::SimConfig;
 use chrono::{DateTime, Utc};
 use common::process::{command, run_bin, text};
@@ -297,16 +296,9 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
 async fn sigterm_mid_run_exits_promptly_and_the_next_sync_completes() {
     let env = Env::start(sim_config(21, 2, 1000), EVERY_SECOND).await;
     // Every response takes 1.5 s: SIGTERM lands with requests in flight.
-    let f = env.sim.faults();
-    Faults::set(&f.slow_ms, 1500);
-    Faults::set(&f.slow_every, 1);
+    env.slow_every_response(1500);
     let daemon = Proc::spawn(&env.config, &["run"], &[]);
-    let db = env.db.clone();
-    wait_until("the first pages", Duration::from_secs(30), || {
-        db.exists() && count(&db, "SELECT count(*) FROM gong_audit_log_entry") > 0
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
+    first_pages(&env, &daemon).await;
     let (status, took, log) = daemon.terminate().await;
     assert!(status.success(), "exit {status:?}\n{log}");
     eprintln!("SIGTERM mid-run: exit {status:?} after {took:?}");
@@ -326,7 +318,7 @@ async fn sigterm_mid_run_exits_promptly_and_the_next_sync_completes() {
         "the runs were not cut short: {written} rows"
     );
 
-    Faults::set(&f.slow_every, 0);
+    env.slow_every_response(0);
     let (out, _) = run_bin(&env.config, &["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
     common::assert_mirror_equals_truth(&env);
@@ -341,9 +333,7 @@ async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
     )
     .await;
     // 30 pages at 200 ms: the daemon's first run lasts about six seconds.
-    let f = env.sim.faults();
-    Faults::set(&f.slow_ms, 200);
-    Faults::set(&f.slow_every, 1);
+    env.slow_every_response(200);
     let daemon = Proc::spawn(&env.config, &["--log-format", "json", "run"], &[]);
     let db = env.db.clone();
     wait_until("the daemon's run", Duration::from_secs(30), || {
@@ -409,16 +399,9 @@ async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_a_manual_sync_after_the_page_in_hand() {
     let env = Env::start(sim_config(41, 1, 2000), "log_types = [\"AccessLog\"]").await;
-    let f = env.sim.faults();
-    Faults::set(&f.slow_ms, 300);
-    Faults::set(&f.slow_every, 1);
+    env.slow_every_response(300);
     let sync = Proc::spawn(&env.config, &["sync"], &[]);
-    let db = env.db.clone();
-    wait_until("the first pages", Duration::from_secs(30), || {
-        db.exists() && count(&db, "SELECT count(*) FROM gong_audit_log_entry") > 0
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", sync.stderr()));
+    first_pages(&env, &sync).await;
     let (status, took, log) = sync.terminate().await;
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(took < Duration::from_secs(5), "stopping took {took:?}");
@@ -442,10 +425,20 @@ async fn sigterm_stops_a_manual_sync_after_the_page_in_hand() {
         0
     );
 
-    Faults::set(&f.slow_every, 0);
+    env.slow_every_response(0);
     let (out, _) = run_bin(&env.config, &["sync"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
+}
+
+/// Waits until `proc` has written Gong rows (the tables may not exist yet).
+async fn first_pages(env: &Env, proc: &Proc) {
+    let sql = "SELECT id, raw_json FROM gong_audit_log_entry LIMIT 1";
+    wait_until("the first pages", Duration::from_secs(30), || {
+        rows_if_any(&env.db, sql).is_some_and(|r| !r.is_empty())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}\n{}", proc.stderr()));
 }
 
 /// `id → raw_json` of a table, or `None` while the daemon has not created it.

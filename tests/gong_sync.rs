@@ -248,9 +248,7 @@ async fn a_run_keeps_its_lease_while_it_waits_longer_than_the_lease_lasts() {
     use auditmirror::sync::Options;
     let env = Env::start(sim_config(51, 1, 300), "log_types = [\"AccessLog\"]").await;
     // Each response takes 1.5 s, longer than the 0.9 s lease below.
-    let f = env.sim.faults();
-    Faults::set(&f.slow_ms, 1500);
-    Faults::set(&f.slow_every, 1);
+    env.slow_every_response(1500);
     let config = env.load_config();
     let streams = {
         let store = Store::open(&config.database_path).unwrap();

@@ -109,6 +109,14 @@ impl Env {
             .collect()
     }
 
+    /// Makes the simulator take `ms` over every response (0: no delay).
+    pub fn slow_every_response(&self, ms: u32) {
+        use auditmirror::simulator::faults::Faults;
+        let f = self.sim.faults();
+        Faults::set(&f.slow_ms, ms);
+        Faults::set(&f.slow_every, u32::from(ms > 0));
+    }
+
     pub fn load_config(&self) -> Config {
         Config::load(&self.config).unwrap()
     }
