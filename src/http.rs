@@ -1,7 +1,15 @@
 //! One HTTP layer for both connectors: a reqwest client (rustls) per account with
-//! connect and request timeouts, pacing under the account's rate, a daily budget,
-//! retries with exponential backoff and jitter, `Retry-After`, and error classes
-//! the engine acts on. It knows nothing of vendors' JSON: callers judge replies.
+//! a connect timeout, a deadline on each whole response, a cap on body size and a
+//! time budget per request across retries; pacing under the account's rate, a
+//! daily budget, retries (decided in `retry.rs`), `Retry-After`, error classes the
+//! engine acts on, and the account's secrets scrubbed from error text
+//! (`redact.rs`). It knows nothing of vendors' JSON: callers judge replies.
+
+mod redact;
+mod retry;
+
+pub use redact::{cap, Redactor, MAX_ERROR_BYTES, REDACTED};
+pub use retry::{backoff, step, try_deadline, Failure, Step};
 
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
@@ -11,12 +19,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Timeouts and the retry policy.
+/// Timeouts, limits and the retry policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub connect_timeout: Duration,
-    /// For the whole request, body included.
+    /// The deadline on one whole response, headers and body.
     pub request_timeout: Duration,
+    /// The most one request may take across all its tries and backoffs (waits
+    /// the server asks for with `Retry-After` are not counted).
+    pub total_timeout: Duration,
+    /// A response body larger than this is refused.
+    pub max_body_bytes: u64,
     /// Attempts per call, the first included.
     pub max_tries: u32,
     pub base_backoff: Duration,
@@ -30,6 +43,8 @@ impl Default for Policy {
         Policy {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(120),
+            max_body_bytes: 32 * 1024 * 1024,
             max_tries: 8,
             base_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
@@ -43,19 +58,22 @@ impl Default for Policy {
 pub enum ErrorClass {
     /// Worth trying again later (network, 5xx, 429, broken bodies).
     Retryable,
-    /// Credentials or permissions: stop the account until a human fixes them.
+    /// Credentials or permissions: every stream of the account fails the same
+    /// way until a human fixes them, so its other requests are not worth sending.
     Auth,
     /// The request itself is wrong: retrying will not help.
     BadRequest,
     /// The account's daily request budget is spent.
     Budget,
+    /// The tenant does not have this log type or service: the stream is skipped.
+    Unavailable,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
-    #[error("{what}: gave up after {tries} tries; last: {last}")]
+    #[error("{what}: {last}")]
     GaveUp {
         what: String,
         tries: u32,
@@ -71,6 +89,15 @@ pub enum HttpError {
     },
     #[error("{what}: the server asked to wait {secs} s (Retry-After), longer than auditmirror waits; try again later")]
     WaitTooLong { what: String, secs: u64 },
+    #[error("{what}: the response from {url} is larger than the limit of {limit} bytes (at least {size} bytes); if the vendor's pages really are this large, raise max_body_mb for this account")]
+    TooLarge {
+        what: String,
+        url: String,
+        size: u64,
+        limit: u64,
+    },
+    #[error("{what}: not available on this tenant: {message}")]
+    Unavailable { what: String, message: String },
     #[error("{0}")]
     Budget(String),
 }
@@ -80,8 +107,41 @@ impl HttpError {
         match self {
             HttpError::GaveUp { .. } | HttpError::WaitTooLong { .. } => ErrorClass::Retryable,
             HttpError::Auth { .. } => ErrorClass::Auth,
-            HttpError::Client(_) | HttpError::Rejected { .. } => ErrorClass::BadRequest,
+            HttpError::Client(_) | HttpError::Rejected { .. } | HttpError::TooLarge { .. } => {
+                ErrorClass::BadRequest
+            }
+            HttpError::Unavailable { .. } => ErrorClass::Unavailable,
             HttpError::Budget(_) => ErrorClass::Budget,
+        }
+    }
+
+    /// The same error with `r`'s secrets scrubbed from its text.
+    fn scrubbed(self, r: &Redactor) -> HttpError {
+        let s = |t: String| r.scrub(&t);
+        match self {
+            HttpError::GaveUp { what, tries, last } => HttpError::GaveUp {
+                what,
+                tries,
+                last: s(last),
+            },
+            HttpError::Auth { what, message } => HttpError::Auth {
+                what,
+                message: s(message),
+            },
+            HttpError::Rejected {
+                what,
+                status,
+                message,
+            } => HttpError::Rejected {
+                what,
+                status,
+                message: s(message),
+            },
+            HttpError::Unavailable { what, message } => HttpError::Unavailable {
+                what,
+                message: s(message),
+            },
+            other => other,
         }
     }
 }
@@ -179,6 +239,7 @@ pub struct HttpClient {
     policy: Policy,
     pacer: Option<Pacer>,
     budget: Option<Arc<dyn Budget>>,
+    redactor: Arc<Redactor>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -190,16 +251,23 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// Why one try got no usable reply.
+enum SendError {
+    Http(reqwest::Error),
+    Deadline(Duration),
+    TooLarge { url: String, size: u64 },
+}
+
 impl HttpClient {
     pub fn new(
         policy: Policy,
         pacer: Option<Pacer>,
         budget: Option<Arc<dyn Budget>>,
     ) -> Result<HttpClient, HttpError> {
+        // No client-wide timeout: each try gets its own deadline (`retry::try_deadline`).
         let client = Client::builder()
             .user_agent(concat!("auditmirror/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(policy.connect_timeout)
-            .timeout(policy.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(HttpError::Client)?;
@@ -208,13 +276,36 @@ impl HttpClient {
             policy,
             pacer,
             budget,
+            redactor: Arc::new(Redactor::default()),
         })
+    }
+
+    /// The account's secrets, to register credentials and to scrub error text.
+    pub fn redactor(&self) -> &Arc<Redactor> {
+        &self.redactor
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Sends the request `build` makes until `judge` accepts the reply, retrying
     /// network errors, timeouts, 5xx, 429 (after `Retry-After`) and what `judge`
-    /// calls retryable, up to the policy's number of tries.
+    /// calls retryable, within the policy's tries and time budget. Errors come
+    /// back with the account's secrets scrubbed from their text.
     pub async fn call<T>(
+        &self,
+        counters: &Counters,
+        what: &str,
+        build: impl Fn(&Client) -> RequestBuilder,
+        judge: impl FnMut(&Reply) -> Verdict<T>,
+    ) -> Result<T, HttpError> {
+        self.call_inner(counters, what, build, judge)
+            .await
+            .map_err(|e| e.scrubbed(&self.redactor))
+    }
+
+    async fn call_inner<T>(
         &self,
         counters: &Counters,
         what: &str,
@@ -222,6 +313,8 @@ impl HttpClient {
         mut judge: impl FnMut(&Reply) -> Verdict<T>,
     ) -> Result<T, HttpError> {
         let mut tries = 0;
+        // Time charged to this request: tries and backoffs, not pacing or Retry-After.
+        let mut spent = Duration::ZERO;
         loop {
             tries += 1;
             if let Some(b) = &self.budget {
@@ -231,68 +324,108 @@ impl HttpClient {
                 p.wait().await;
             }
             counters.requests.fetch_add(1, Relaxed);
-            let (reason, wait) = match send(build(&self.client)).await {
-                Err(e) => (describe(&e), self.backoff(tries)),
-                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
-                    let wait = retry_after(&reply.headers).unwrap_or_else(|| self.backoff(tries));
-                    if wait > self.policy.max_retry_after {
-                        return Err(HttpError::WaitTooLong {
-                            what: what.to_owned(),
-                            secs: wait.as_secs(),
-                        });
-                    }
-                    if let Some(p) = &self.pacer {
-                        p.defer(wait);
-                    }
-                    (
-                        format!("HTTP 429, Retry-After {} s", wait.as_secs_f64()),
-                        wait,
-                    )
+            let started = Instant::now();
+            let deadline = try_deadline(&self.policy, spent);
+            let sent = send(build(&self.client), deadline, self.policy.max_body_bytes).await;
+            spent += started.elapsed();
+            let failure = match sent {
+                Err(SendError::TooLarge { url, size }) => {
+                    return Err(HttpError::TooLarge {
+                        what: what.to_owned(),
+                        url,
+                        size,
+                        limit: self.policy.max_body_bytes,
+                    })
                 }
-                Ok(reply) if reply.status.is_server_error() => (
-                    format!("HTTP {}: {}", reply.status.as_u16(), reply.snippet()),
-                    self.backoff(tries),
-                ),
+                Err(SendError::Deadline(d)) => Failure::Transient(format!(
+                    "no complete response within {:.1} s (request_timeout / total_timeout)",
+                    d.as_secs_f64()
+                )),
+                Err(SendError::Http(e)) => Failure::Transient(describe(&e)),
+                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
+                    Failure::RateLimited {
+                        retry_after: retry_after(&reply.headers, chrono::Utc::now()),
+                    }
+                }
+                Ok(reply) if reply.status.is_server_error() => Failure::Transient(format!(
+                    "HTTP {}: {}",
+                    reply.status.as_u16(),
+                    reply.snippet()
+                )),
                 Ok(reply) => match judge(&reply) {
                     Verdict::Done(t) => return Ok(t),
                     Verdict::Fail(e) => return Err(e),
-                    Verdict::Retry(reason) => (reason, self.backoff(tries)),
+                    Verdict::Retry(reason) => Failure::Transient(reason),
                 },
             };
-            if tries >= self.policy.max_tries {
-                return Err(HttpError::GaveUp {
-                    what: what.to_owned(),
-                    tries,
-                    last: reason,
-                });
+            match step(&self.policy, tries, spent, &failure, fastrand::f64()) {
+                Step::Retry {
+                    wait,
+                    reason,
+                    paced,
+                } => {
+                    counters.retries.fetch_add(1, Relaxed);
+                    let reason = self.redactor.scrub(&reason);
+                    tracing::debug!(what, tries, %reason, wait_ms = wait.as_millis() as u64, "retrying");
+                    if paced {
+                        if let Some(p) = &self.pacer {
+                            p.defer(wait);
+                        }
+                    } else {
+                        spent += wait;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Step::GiveUp { reason } => {
+                    return Err(HttpError::GaveUp {
+                        what: what.to_owned(),
+                        tries,
+                        last: reason,
+                    })
+                }
+                Step::WaitTooLong { secs } => {
+                    return Err(HttpError::WaitTooLong {
+                        what: what.to_owned(),
+                        secs,
+                    })
+                }
             }
-            counters.retries.fetch_add(1, Relaxed);
-            tracing::debug!(what, tries, %reason, wait_ms = wait.as_millis() as u64, "retrying");
-            tokio::time::sleep(wait).await;
         }
-    }
-
-    /// Exponential backoff with full jitter: a random wait up to
-    /// `base · 2^(tries-1)`, capped.
-    fn backoff(&self, tries: u32) -> Duration {
-        let cap = self
-            .policy
-            .base_backoff
-            .saturating_mul(1 << tries.saturating_sub(1).min(16))
-            .min(self.policy.max_backoff);
-        cap.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
 }
 
-async fn send(req: RequestBuilder) -> Result<Reply, reqwest::Error> {
-    let resp = req.send().await?;
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let body = resp.bytes().await?;
-    Ok(Reply {
-        status,
-        headers,
-        body,
-    })
+/// One try: headers and the whole body within `deadline`, the body read in
+/// chunks and refused past `max_body` (memory never holds more than the cap).
+async fn send(req: RequestBuilder, deadline: Duration, max_body: u64) -> Result<Reply, SendError> {
+    let read = async {
+        let mut resp = req.send().await.map_err(SendError::Http)?;
+        let url = {
+            let mut u = resp.url().clone();
+            u.set_query(None);
+            u.to_string()
+        };
+        if let Some(len) = resp.content_length().filter(|l| *l > max_body) {
+            return Err(SendError::TooLarge { url, size: len });
+        }
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let hint = resp.content_length().unwrap_or(0).min(max_body) as usize;
+        let mut body = Vec::with_capacity(hint);
+        while let Some(chunk) = resp.chunk().await.map_err(SendError::Http)? {
+            let size = (body.len() + chunk.len()) as u64;
+            if size > max_body {
+                return Err(SendError::TooLarge { url, size });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body: Bytes::from(body),
+        })
+    };
+    tokio::time::timeout(deadline, read)
+        .await
+        .unwrap_or(Err(SendError::Deadline(deadline)))
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -310,18 +443,18 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// `Retry-After` as seconds or as an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub fn retry_after(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let v = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
     Some(
-        (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        (at.with_timezone(&chrono::Utc) - now)
             .to_std()
             .unwrap_or(Duration::ZERO),
     )
@@ -343,38 +476,24 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
-        assert_eq!(retry_after(&headers("3")), Some(Duration::from_secs(3)));
-        assert_eq!(
-            retry_after(&headers("0.5")),
-            Some(Duration::from_millis(500))
-        );
-        let soon = (chrono::Utc::now() + chrono::Duration::seconds(30))
+        let now = chrono::Utc::now();
+        let at = |v: &str| retry_after(&headers(v), now);
+        assert_eq!(at("3"), Some(Duration::from_secs(3)));
+        assert_eq!(at("0.5"), Some(Duration::from_millis(500)));
+        let soon = (now + chrono::Duration::seconds(30))
             .to_rfc2822()
             .replace("+0000", "GMT");
-        let d = retry_after(&headers(&soon)).unwrap();
+        let d = at(&soon).unwrap();
         assert!(
-            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            d > Duration::from_secs(28) && d <= Duration::from_secs(30),
             "{d:?}"
         );
-        assert_eq!(
-            retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after(&headers("soon")), None);
-        assert_eq!(retry_after(&headers("-1")), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let c = HttpClient::new(Policy::default(), None, None).unwrap();
-        for tries in 1..30 {
-            let d = c.backoff(tries);
-            let cap = Duration::from_millis(500)
-                .saturating_mul(1 << (tries - 1).min(16))
-                .min(Duration::from_secs(30));
-            assert!(d <= cap && d >= cap / 2, "{tries}: {d:?}");
-        }
+        assert_eq!(at("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(at("soon"), None);
+        assert_eq!(at("-1"), None);
+        assert_eq!(at("1e300"), None);
+        assert_eq!(at("NaN"), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 
     #[tokio::test(start_paused = true)]

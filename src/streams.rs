@@ -163,6 +163,7 @@ pub fn build_in(
                 Ok((http, Some(budget)))
             },
         )?;
+        let redactor = http.redactor().clone();
         let conn = Arc::new(GongConnector::new(g, http));
         for key in keys {
             let log_type = key.stream.clone();
@@ -175,6 +176,7 @@ pub fn build_in(
                     log_type,
                 },
                 budget: budget.clone(),
+                redactor: redactor.clone(),
             }));
         }
     }
@@ -193,8 +195,10 @@ pub fn build_in(
                 Ok((HttpClient::new(policy.clone(), Some(pacer), None)?, None))
             },
         )?;
+        let redactor = http.redactor().clone();
         out.push(Arc::new(Stream {
             key,
+            redactor,
             settings: g.settings.clone(),
             retention: Some(genesys_retention(g.mode)),
             reader: Reader::Genesys {

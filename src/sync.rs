@@ -44,6 +44,9 @@ pub struct Stream {
     pub retention: Option<chrono::Duration>,
     pub reader: Reader,
     pub budget: Option<Arc<DailyBudget>>,
+    /// The account's secrets: every error text is scrubbed with it before it is
+    /// logged or stored.
+    pub redactor: Arc<crate::http::Redactor>,
 }
 
 /// What a run reads.

@@ -127,6 +127,8 @@ struct Fetch {
 
 impl GenesysConnector {
     pub fn new(account: &GenesysAccount, http: Arc<HttpClient>) -> GenesysConnector {
+        http.redactor()
+            .add_basic(&account.client_id, account.client_secret.value().expose_secret());
         let pair = format!(
             "{}:{}",
             account.client_id,

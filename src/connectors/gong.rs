@@ -46,6 +46,10 @@ impl GongConnector {
                 access_key,
                 access_key_secret,
             } => {
+                http.redactor().add_basic(
+                    access_key.value().expose_secret(),
+                    access_key_secret.value().expose_secret(),
+                );
                 let pair = format!(
                     "{}:{}",
                     access_key.value().expose_secret(),
@@ -56,7 +60,10 @@ impl GongConnector {
                     base64::engine::general_purpose::STANDARD.encode(pair)
                 )
             }
-            GongAuth::Bearer { token } => format!("Bearer {}", token.value().expose_secret()),
+            GongAuth::Bearer { token } => {
+                http.redactor().add(token.value().expose_secret());
+                format!("Bearer {}", token.value().expose_secret())
+            }
         };
         GongConnector {
             account: account.name.clone(),

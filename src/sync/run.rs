@@ -9,7 +9,7 @@ use super::{
 };
 use crate::connector::{ConnectorError, Page, Window};
 use crate::connectors::genesys::OpenError;
-use crate::http::Counters;
+use crate::http::{cap, Counters, MAX_ERROR_BYTES};
 use crate::record::StreamKey;
 use crate::store::{Lease, PageWrite, RunCounts, RunKind, RunOutcome, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -252,8 +252,11 @@ async fn run_inner(
         let key = report.key.clone();
         let mut stopped = false;
         let failure = match (&write_errors[i], fetched[i].take()) {
-            (Some(e), _) => Some((None, e.to_string())),
-            (None, Some(FetchEnd::Failed(e))) => Some((Some(e.class()), e.to_string())),
+            (Some(e), _) => Some((None, cap(&e.to_string(), MAX_ERROR_BYTES))),
+            (None, Some(FetchEnd::Failed(e))) => Some((
+                Some(e.class()),
+                streams[i].redactor.for_the_record(&e.to_string()),
+            )),
             (
                 None,
                 Some(FetchEnd::Done(Fetched {
@@ -420,6 +423,7 @@ async fn produce(
                 // Credentials refused here are refused everywhere: stop now.
                 Err(e) if e.class() == crate::http::ErrorClass::Auth => return Err(e),
                 Err(e) => {
+                    let e = stream.redactor.for_the_record(&e.to_string());
                     tracing::warn!(stream = %stream.key, "cannot read the audit service mapping: {e}")
                 }
             }

@@ -32,6 +32,7 @@ impl GenesysConnector {
             .http
             .call(counters, &what, build, |r| self.judge_token(r, &what))
             .await?;
+        self.http.redactor().add_token(&token);
         let mut bearer = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
             ConnectorError::Protocol {
                 what: what.clone(),

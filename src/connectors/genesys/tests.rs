@@ -254,6 +254,7 @@ fn connector_for(base: &str, secret: &str, services: &[&str]) -> GenesysConnecto
         base_backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
+        ..Policy::default()
     };
     let http = Arc::new(HttpClient::new(policy, None, None).unwrap());
     let mut conn = GenesysConnector::new(&account(base, secret, services), http);
