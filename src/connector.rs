@@ -101,15 +101,18 @@ pub enum ConnectorError {
     Cursor { what: String },
     #[error("{what}: unexpected response: {detail}")]
     Protocol { what: String, detail: String },
+    /// The vendor refused the window as too long: the engine splits it.
+    #[error("{what}: the vendor refuses a time window this long: {message}")]
+    WindowTooLong { what: String, message: String },
 }
 
 impl ConnectorError {
     pub fn class(&self) -> ErrorClass {
         match self {
             ConnectorError::Http(e) => e.class(),
-            ConnectorError::Cursor { .. } | ConnectorError::Protocol { .. } => {
-                ErrorClass::Retryable
-            }
+            ConnectorError::Cursor { .. }
+            | ConnectorError::Protocol { .. }
+            | ConnectorError::WindowTooLong { .. } => ErrorClass::Retryable,
         }
     }
 }

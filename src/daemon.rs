@@ -250,7 +250,7 @@ impl Daemon {
         let c = &r.counts;
         let outcome = match r.outcome {
             Outcome::Success => "ok",
-            Outcome::Skipped { .. } => "skipped",
+            Outcome::Skipped { .. } | Outcome::Unavailable { .. } => "skipped",
             Outcome::Failed { .. } => "FAILED",
             Outcome::Stopped => "stopped",
         };
@@ -409,6 +409,12 @@ fn log_report(r: &Report) {
             secs,
             error = %message,
             "sync failed; the next tick tries again"
+        ),
+        // The engine has warned once for this run already.
+        Outcome::Unavailable { reason } => tracing::debug!(
+            stream = %r.key,
+            reason = %reason,
+            "skipped: not available on this tenant"
         ),
         Outcome::Stopped => tracing::info!(
             stream = %r.key,

@@ -126,6 +126,9 @@ pub fn render_text(reports: &[StreamReport]) -> String {
         if let Some(ok) = &s.last_success_at {
             let _ = writeln!(out, "  last success {ok}");
         }
+        if let Some(why) = &s.unavailable {
+            let _ = writeln!(out, "  unavailable {why}");
+        }
         if let Some(err) = &s.last_error {
             let since = s.failing_since.as_deref().unwrap_or("?");
             let _ = writeln!(out, "  failing since {since}: {err}");

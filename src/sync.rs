@@ -22,6 +22,8 @@ use tokio_util::sync::CancellationToken;
 const MIN_SPLIT: chrono::Duration = chrono::Duration::seconds(2);
 /// A Genesys window whose query keeps failing is halved while longer than this.
 const MIN_FAILED_SPLIT: chrono::Duration = chrono::Duration::hours(1);
+/// A window the vendor refuses as too long is halved while longer than this.
+const MIN_REFUSED_SPLIT: chrono::Duration = chrono::Duration::minutes(1);
 
 /// Where a stream's pages come from.
 pub enum Reader {
@@ -113,6 +115,11 @@ pub enum Outcome {
     },
     /// Cancelled (SIGTERM) before it finished; what it fetched is written.
     Stopped,
+    /// The vendor says this tenant does not have the stream (its log type or
+    /// service): skipped, not failed.
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// The result of one run of one stream.
@@ -148,6 +155,7 @@ impl std::fmt::Display for Report {
             Outcome::Skipped { holder } => write!(f, "{:44} skipped {holder} is syncing this stream", self.key.to_string())?,
             Outcome::Stopped => write!(f, "{:44} stopped before the end ({} rows written); the next run reads the rest", self.key.to_string(), c.rows_inserted + c.rows_updated)?,
             Outcome::Failed { message, .. } => write!(f, "{:44} FAILED  {message}", self.key.to_string())?,
+            Outcome::Unavailable { reason } => write!(f, "{:44} skipped {reason}", self.key.to_string())?,
         }
         if let Some(gap) = &self.gap {
             write!(f, " ({gap})")?;
@@ -297,6 +305,7 @@ impl Budget for DailyBudget {
 
 mod lease;
 mod run;
+mod windows;
 pub use run::{run_all, run_stream};
 
 #[cfg(test)]

@@ -127,8 +127,10 @@ struct Fetch {
 
 impl GenesysConnector {
     pub fn new(account: &GenesysAccount, http: Arc<HttpClient>) -> GenesysConnector {
-        http.redactor()
-            .add_basic(&account.client_id, account.client_secret.value().expose_secret());
+        http.redactor().add_basic(
+            &account.client_id,
+            account.client_secret.value().expose_secret(),
+        );
         let pair = format!(
             "{}:{}",
             account.client_id,
@@ -330,7 +332,8 @@ impl GenesysConnector {
                 _ => rejected(r, &what),
             };
             let post = |c: &Client| c.post(&url).json(&body);
-            let Some(status) = self.call(counters, &what, post, judge).await? else {
+            let posted = self.call(counters, &what, post, judge).await;
+            let Some(status) = posted.map_err(|e| refine(e, service))? else {
                 return Ok(None);
             };
             let end = self.wait(status, counters, &what).await?;
@@ -446,7 +449,8 @@ impl GenesysConnector {
             }
             _ => rejected(r, &what),
         };
-        self.call(counters, &what, build, judge).await
+        let fetched = self.call(counters, &what, build, judge).await;
+        fetched.map_err(|e| refine(e, service))
     }
 }
 
@@ -544,6 +548,41 @@ fn mentions(r: &Reply, word: &str) -> bool {
     let b = error_body(r);
     let text = b.message.or(b.code).unwrap_or_else(|| r.snippet());
     text.to_ascii_lowercase().contains(word)
+}
+
+/// Reads a 400 on a query for what the engine can do about it: an interval the
+/// tenant finds too long splits the window; a service it says it does not have
+/// makes the stream unavailable. Anything else stays as it was.
+fn refine(e: ConnectorError, service: Option<&str>) -> ConnectorError {
+    let ConnectorError::Http(HttpError::Rejected {
+        what,
+        status: 400,
+        message,
+    }) = e
+    else {
+        return e;
+    };
+    let lower = message.to_ascii_lowercase();
+    let says_service = |s: &str| {
+        lower.contains(&s.to_ascii_lowercase())
+            && ["not", "invalid", "unknown", "unsupported", "no such"]
+                .iter()
+                .any(|w| lower.contains(w))
+    };
+    if lower.contains("interval") {
+        ConnectorError::WindowTooLong { what, message }
+    } else if let Some(s) = service.filter(|s| says_service(s)) {
+        ConnectorError::Http(HttpError::Unavailable {
+            what,
+            message: format!("Genesys refused serviceName {s} (HTTP 400: {message}); remove it from `services` if this organisation does not have it"),
+        })
+    } else {
+        ConnectorError::Http(HttpError::Rejected {
+            what,
+            status: 400,
+            message,
+        })
+    }
 }
 
 fn rejected<T>(r: &Reply, what: &str) -> Verdict<T> {

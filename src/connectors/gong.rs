@@ -134,7 +134,33 @@ impl GongConnector {
                 .query(&q)
         };
         let judge = |reply: &Reply| judge(reply, log_type, cursor.is_some(), &self.account, &what);
-        Ok(self.http.call(counters, &what, build, judge).await?)
+        let fetched = self.http.call(counters, &what, build, judge).await;
+        Ok(fetched.map_err(|e| unavailable(e, log_type))?)
+    }
+}
+
+/// A 400 that names the log type means this tenant does not have it: the
+/// stream is unavailable rather than failing (some tenants accept only
+/// `AccessLog` and `UserActivityLog`).
+fn unavailable(e: HttpError, log_type: &str) -> HttpError {
+    match e {
+        HttpError::Rejected {
+            what,
+            status: 400,
+            message,
+        } if {
+            let lower = message.to_ascii_lowercase();
+            lower.contains("logtype")
+                || lower.contains("log type")
+                || lower.contains(&log_type.to_ascii_lowercase())
+        } =>
+        {
+            HttpError::Unavailable {
+                what,
+                message: format!("Gong refused logType {log_type} (HTTP 400: {message}); remove it from `log_types` if this company does not have it"),
+            }
+        }
+        e => e,
     }
 }
 

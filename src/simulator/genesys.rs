@@ -292,6 +292,15 @@ async fn create_query(State(sim): State<Arc<SimState>>, headers: HeaderMap, body
     if len_us > 31 * DAY_US {
         return Err(bad("bad.request", OVER_31_DAYS));
     }
+    if let Some(max) = sim.cfg.genesys_max_interval {
+        if len_us as u128 > max.as_micros() {
+            let text = format!(
+                "The interval exceeds the maximum of {} hours allowed for this organization.",
+                max.as_secs() / 3600
+            );
+            return Err(bad("bad.request", text));
+        }
+    }
     let n = sim.genesys.tx_seq.fetch_add(1, Relaxed);
     let longest = sim.cfg.fail_transactions_longer_than;
     let too_long = longest.is_some_and(|d| len_us as u128 > d.as_micros());

@@ -142,6 +142,9 @@ struct CursorState {
     to: i64,
     pos: u64,
     page: u32,
+    /// When the cursor was issued (µs), for `gong_cursor_ttl`.
+    #[serde(default)]
+    at: i64,
 }
 
 fn sign(seed: u64, payload: &str) -> String {
@@ -186,6 +189,13 @@ async fn list_logs(
     let Some(log_type) = LOG_TYPES.iter().find(|t| **t == log_type.as_str()) else {
         return bad(&format!("logType must be one of {}", LOG_TYPES.join(", ")));
     };
+    if let Some(has) = &sim.cfg.gong_log_types {
+        if !has.iter().any(|t| t == log_type) {
+            return bad(&format!(
+                "logType {log_type} is not available for this company"
+            ));
+        }
+    }
     let Some(from_raw) = q.get("fromDateTime") else {
         return bad("fromDateTime is required");
     };
@@ -215,8 +225,17 @@ async fn list_logs(
             to: to_us,
             pos: 0,
             page: 0,
+            at: now,
         },
         Some(raw) => match decode_cursor(sim.cfg.seed, raw) {
+            Some(c)
+                if sim
+                    .cfg
+                    .gong_cursor_ttl
+                    .is_some_and(|ttl| now - c.at >= ttl.as_micros() as i64) =>
+            {
+                return bad("cursor has expired")
+            }
             Some(c)
                 if c.lt == *log_type && c.from == from_us && to.is_none_or(|_| c.to == to_us) =>
             {
@@ -256,6 +275,7 @@ async fn list_logs(
         let next = CursorState {
             pos,
             page: state.page + 1,
+            at: now,
             ..state
         };
         records["cursor"] = Value::String(encode_cursor(sim.cfg.seed, &next));

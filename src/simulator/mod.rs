@@ -58,6 +58,12 @@ pub struct SimConfig {
     pub fail_transactions_longer_than: Option<Duration>,
     /// Polls a Genesys transaction answers `Queued`/`Running` before `Succeeded`.
     pub transaction_polls: u32,
+    /// Gong cursors older than this are refused as expired, if set.
+    pub gong_cursor_ttl: Option<Duration>,
+    /// The log types this Gong tenant has (others get a 400), if limited.
+    pub gong_log_types: Option<Vec<String>>,
+    /// Genesys refuses query intervals longer than this with a 400, if set.
+    pub genesys_max_interval: Option<Duration>,
     pub credentials: Credentials,
 }
 
@@ -103,6 +109,9 @@ impl SimConfig {
             fail_first_transactions: 0,
             fail_transactions_longer_than: None,
             transaction_polls: 1,
+            gong_cursor_ttl: None,
+            gong_log_types: None,
+            genesys_max_interval: None,
             credentials: Credentials::default(),
         }
     }

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_stopped_runs.sql",
         include_str!("../../migrations/0004_stopped_runs.sql"),
     ),
+    (
+        "0005_unavailable.sql",
+        include_str!("../../migrations/0005_unavailable.sql"),
+    ),
 ];
 
 /// The schema version this binary writes.

@@ -106,6 +106,8 @@ pub struct StreamStatus {
     pub rows_total: i64,
     /// Genesys: the services its service mapping listed at the last run.
     pub services: Option<Vec<String>>,
+    /// Why the vendor says this tenant does not have the stream, if it does.
+    pub unavailable: Option<String>,
     pub last_run: Option<RunSummary>,
 }
 
@@ -301,7 +303,7 @@ impl Store {
         let tx = self.immediate()?;
         Self::ensure_stream_in(&tx, stream, &path)?;
         tx.execute(
-            &format!("UPDATE sync_state SET last_success_at = ?4, last_error = NULL, last_error_at = NULL, failing_since = NULL WHERE {KEY}"),
+            &format!("UPDATE sync_state SET last_success_at = ?4, last_error = NULL, last_error_at = NULL, failing_since = NULL, unavailable = NULL WHERE {KEY}"),
             params![stream.source.as_str(), stream.account, stream.stream, fmt_utc(at)],
         )
         .and_then(|_| tx.commit())
@@ -321,6 +323,25 @@ impl Store {
         tx.execute(
             &format!("UPDATE sync_state SET last_error = ?4, last_error_at = ?5, failing_since = coalesce(failing_since, ?5) WHERE {KEY}"),
             params![stream.source.as_str(), stream.account, stream.stream, error, fmt_utc(at)],
+        )
+        .and_then(|_| tx.commit())
+        .map_err(|source| StoreError::Sqlite { path, source })
+    }
+
+    /// Records that the vendor says this tenant does not have the stream. It is
+    /// not a failure: the error state stays as it was.
+    pub fn record_unavailable(&mut self, stream: &StreamKey, reason: &str) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self.immediate()?;
+        Self::ensure_stream_in(&tx, stream, &path)?;
+        tx.execute(
+            &format!("UPDATE sync_state SET unavailable = ?4 WHERE {KEY}"),
+            params![
+                stream.source.as_str(),
+                stream.account,
+                stream.stream,
+                reason
+            ],
         )
         .and_then(|_| tx.commit())
         .map_err(|source| StoreError::Sqlite { path, source })
@@ -421,7 +442,7 @@ impl Store {
             .prepare(
                 "SELECT s.source, s.account, s.stream, s.watermark, s.last_success_at, s.last_error, s.last_error_at, \
                         s.failing_since, s.lease_owner, s.lease_expires_at, \
-                        s.rows_total, s.services, \
+                        s.rows_total, s.services, s.unavailable, \
                         r.id, r.kind, r.started_at, r.finished_at, r.outcome, r.pages, r.requests, r.retries, \
                         r.token_refreshes, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.rows_rejected, r.error \
                    FROM sync_state s \
@@ -432,25 +453,25 @@ impl Store {
             .map_err(e)?;
         let rows = stmt
             .query_map([], |r| {
-                let last_run = match r.get::<_, Option<i64>>(12)? {
+                let last_run = match r.get::<_, Option<i64>>(13)? {
                     None => None,
                     Some(id) => Some(RunSummary {
                         id,
-                        kind: r.get(13)?,
-                        started_at: r.get(14)?,
-                        finished_at: r.get(15)?,
-                        outcome: r.get(16)?,
+                        kind: r.get(14)?,
+                        started_at: r.get(15)?,
+                        finished_at: r.get(16)?,
+                        outcome: r.get(17)?,
                         counts: RunCounts {
-                            pages: r.get(17)?,
-                            requests: r.get(18)?,
-                            retries: r.get(19)?,
-                            token_refreshes: r.get(20)?,
-                            rows_inserted: r.get(21)?,
-                            rows_updated: r.get(22)?,
-                            rows_unchanged: r.get(23)?,
-                            rows_rejected: r.get(24)?,
+                            pages: r.get(18)?,
+                            requests: r.get(19)?,
+                            retries: r.get(20)?,
+                            token_refreshes: r.get(21)?,
+                            rows_inserted: r.get(22)?,
+                            rows_updated: r.get(23)?,
+                            rows_unchanged: r.get(24)?,
+                            rows_rejected: r.get(25)?,
                         },
-                        error: r.get(25)?,
+                        error: r.get(26)?,
                     }),
                 };
                 Ok(StreamStatus {
@@ -468,6 +489,7 @@ impl Store {
                     services: r
                         .get::<_, Option<String>>(11)?
                         .and_then(|s| serde_json::from_str(&s).ok()),
+                    unavailable: r.get(12)?,
                     last_run,
                 })
             })
