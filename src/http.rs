@@ -415,6 +415,11 @@ async fn send(req: RequestBuilder, deadline: Duration, max_body: u64) -> Result<
             if size > max_body {
                 return Err(SendError::TooLarge { url, size });
             }
+            if body.capacity() < size as usize {
+                // Double, but never past the cap: memory peaks at 1.5 × the cap.
+                let want = (body.capacity() * 2).clamp(size as usize, max_body as usize);
+                body.reserve_exact(want - body.len());
+            }
             body.extend_from_slice(&chunk);
         }
         Ok(Reply {

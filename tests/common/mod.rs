@@ -3,6 +3,7 @@
 //! the same way, so tests compare the two exactly.
 #![allow(dead_code)]
 
+pub mod hostile;
 pub mod process;
 
 use auditmirror::config::Config;
@@ -217,6 +218,15 @@ pub fn count(db: &Path, sql: &str) -> i64 {
         .unwrap()
         .query_row(sql, [], |r| r.get(0))
         .unwrap()
+}
+
+/// Rows in `table` now, or 0 when the mirror or the table is not there yet (a
+/// kill before the migrations ran leaves no table, or no file).
+pub fn count_if_any(db: &Path, table: &str) -> i64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    rusqlite::Connection::open_with_flags(db, flags)
+        .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+        .unwrap_or(0)
 }
 
 /// The stream's watermark as stored.
