@@ -218,6 +218,13 @@ async fn list_logs(
         from.timestamp_micros(),
         to.map_or(now, |t| t.timestamp_micros()),
     );
+    // Cursors carry when they were issued only when they expire: pages stay
+    // byte-identical for a seed otherwise.
+    let issued = if sim.cfg.gong_cursor_ttl.is_some() {
+        now
+    } else {
+        0
+    };
     let state = match q.get("cursor").filter(|c| !c.is_empty()) {
         None => CursorState {
             lt: log_type.to_string(),
@@ -225,7 +232,7 @@ async fn list_logs(
             to: to_us,
             pos: 0,
             page: 0,
-            at: now,
+            at: issued,
         },
         Some(raw) => match decode_cursor(sim.cfg.seed, raw) {
             Some(c)
@@ -275,7 +282,7 @@ async fn list_logs(
         let next = CursorState {
             pos,
             page: state.page + 1,
-            at: now,
+            at: issued,
             ..state
         };
         records["cursor"] = Value::String(encode_cursor(sim.cfg.seed, &next));

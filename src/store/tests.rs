@@ -134,6 +134,7 @@ fn migration_creates_exactly_the_designed_schema() {
                 "lease_expires_at",
                 "rows_total",
                 "services",
+                "unavailable",
             ],
         ),
         (
