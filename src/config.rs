@@ -138,9 +138,11 @@ pub enum Start {
 }
 
 impl Start {
+    /// The instant to begin at, for a run at `now`; saturates at the earliest
+    /// instant chrono knows rather than overflowing.
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Start::Ago(d) => now - crate::time::chrono_duration(d),
+            Start::Ago(d) => crate::time::before(now, d),
             Start::At(t) => t,
         }
     }

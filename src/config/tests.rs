@@ -320,3 +320,29 @@ fn start_resolves_against_now() {
         parse_instant("2026-11-23T12:00:00Z").unwrap()
     );
 }
+
+#[test]
+fn start_resolve_saturates_instead_of_overflowing() {
+    let min = DateTime::<Utc>::MIN_UTC;
+    assert_eq!(Start::Ago(Duration::MAX).resolve(now()), min);
+    assert_eq!(Start::Ago(Duration::from_secs(1)).resolve(min), min);
+    let max = DateTime::<Utc>::MAX_UTC;
+    assert_eq!(Start::At(max).resolve(min), max);
+    assert!(Start::Ago(Duration::from_secs(999_999_999 * 86_400)).resolve(max) < max);
+}
+
+proptest::proptest! {
+    #[test]
+    fn start_resolve_never_panics(
+        secs in proptest::prelude::any::<u64>(),
+        nanos in 0u32..1_000_000_000,
+        now_us in proptest::prelude::any::<i64>(),
+        at_us in proptest::prelude::any::<i64>(),
+    ) {
+        let now = crate::time::from_micros(now_us);
+        let ago = Start::Ago(Duration::new(secs, nanos)).resolve(now);
+        proptest::prop_assert!(ago <= now);
+        let at = crate::time::from_micros(at_us);
+        proptest::prop_assert_eq!(Start::At(at).resolve(now), at);
+    }
+}
