@@ -47,6 +47,14 @@ pub const GENESYS_REGIONS: [(&str, &str); 18] = [
 
 /// Longest Genesys query window the API accepts.
 pub const MAX_GENESYS_WINDOW: Duration = Duration::from_secs(31 * 86_400);
+/// Shortest `window`: shorter ones would split a range into millions of queries.
+pub const MIN_WINDOW: Duration = Duration::from_secs(60);
+/// Longest `lookback`: a sync re-reads at most this far behind its watermark.
+pub const MAX_LOOKBACK: Duration = Duration::from_secs(30 * 86_400);
+/// Longest `settle`: a mirror a day behind is already no mirror.
+pub const MAX_SETTLE: Duration = Duration::from_secs(86_400);
+/// Furthest back a first sync may `start`: 100 years (`100y`, 36525 days).
+pub const MAX_START_AGO: Duration = Duration::from_secs(36_525 * 86_400);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -138,9 +146,11 @@ pub enum Start {
 }
 
 impl Start {
+    /// The instant to begin at, for a run at `now`; saturates at the earliest
+    /// instant chrono knows rather than overflowing.
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Start::Ago(d) => now - crate::time::chrono_duration(d),
+            Start::Ago(d) => crate::time::before(now, d),
             Start::At(t) => t,
         }
     }

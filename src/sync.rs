@@ -172,7 +172,8 @@ pub struct Plan {
     pub gap: Option<String>,
 }
 
-/// Plans a run (pure: no I/O, no clock).
+/// Plans a run (pure: no I/O, no clock). Whatever the settings, watermark and
+/// clock say, it never panics: instant arithmetic saturates at chrono's range.
 pub fn plan(
     range: Range,
     watermark: Option<DateTime<Utc>>,
@@ -180,21 +181,22 @@ pub fn plan(
     retention: Option<chrono::Duration>,
     now: DateTime<Utc>,
 ) -> Plan {
+    use crate::time::{add_signed, before, sub_signed};
     let now = from_micros(to_micros(now));
     let (mut from, to) = match range {
         Range::Incremental => {
             let from = match watermark {
-                Some(w) => w - crate::time::chrono_duration(s.lookback),
+                Some(w) => before(w, s.lookback),
                 None => s.start.resolve(now),
             };
-            (from, now - crate::time::chrono_duration(s.settle))
+            (from, before(now, s.settle))
         }
         Range::Bounded(w) => (w.from, w.to.min(now)),
     };
     let mut gap = None;
     if let Some(keep) = retention {
         // A minute inside the vendor's limit, so the request is never refused.
-        let floor = now - keep + chrono::Duration::minutes(1);
+        let floor = add_signed(sub_signed(now, keep), chrono::Duration::minutes(1));
         if from < floor {
             let lost_from = match (range, watermark) {
                 (Range::Incremental, Some(w)) => (w < floor).then_some(w),

@@ -37,11 +37,16 @@ pub fn to_micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// The instant `micros` after the Unix epoch (saturating at chrono's range).
+/// The instant `micros` after the Unix epoch (saturating at chrono's range, at
+/// whichever end `micros` is beyond).
 pub fn from_micros(micros: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(micros)
         .single()
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        .unwrap_or(if micros < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
 }
 
 /// Parses an RFC 3339 / ISO-8601 instant with any offset (`Z`, `-08:00`, `+05:30`,
@@ -87,6 +92,36 @@ pub fn fmt_duration(d: Duration) -> String {
 /// `d` as a chrono duration, saturating instead of overflowing.
 pub fn chrono_duration(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `t + d`, saturating at chrono's range instead of panicking as `+` does.
+pub fn add_signed(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d)
+        .unwrap_or(if d < chrono::Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+/// `t - d`, saturating at chrono's range instead of panicking as `-` does.
+pub fn sub_signed(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_sub_signed(d)
+        .unwrap_or(if d < chrono::Duration::zero() {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        })
+}
+
+/// The instant `d` before `t`, or the earliest instant chrono knows.
+pub fn before(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    sub_signed(t, chrono_duration(d))
+}
+
+/// The instant `d` after `t`, or the latest instant chrono knows.
+pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    add_signed(t, chrono_duration(d))
 }
 
 #[cfg(test)]
@@ -145,7 +180,89 @@ mod tests {
         }
     }
 
+    #[test]
+    fn instant_arithmetic_saturates_at_both_ends() {
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let now = parse_instant("2026-11-24T12:00:00Z").unwrap();
+        assert_eq!(from_micros(i64::MIN), min);
+        assert_eq!(from_micros(i64::MAX), max);
+        assert_eq!(before(now, Duration::MAX), min);
+        assert_eq!(after(now, Duration::MAX), max);
+        assert_eq!(sub_signed(now, chrono::Duration::MIN), max);
+        assert_eq!(add_signed(now, chrono::Duration::MIN), min);
+        assert_eq!(sub_signed(min, chrono::Duration::MAX), min);
+        assert_eq!(add_signed(max, chrono::Duration::MAX), max);
+        assert_eq!(
+            before(now, Duration::from_secs(86_400)),
+            parse_instant("2026-11-23T12:00:00Z").unwrap()
+        );
+        assert_eq!(chrono_duration(Duration::MAX), chrono::Duration::MAX);
+        for s in [
+            "+262143-12-31T23:59:59-23:59",
+            "-262144-01-01T00:00:00+23:59",
+            "+262143-12-31T23:59:59.999999999",
+            "9999-12-31T23:59:60.999999999Z",
+            "0000-01-01T00:00:00+23:59",
+        ] {
+            if let Ok(t) = parse_instant(s) {
+                fmt_utc(t);
+            }
+        }
+        for s in [
+            "18446744073709551616s",
+            "99999999999999999999d",
+            "584942417355y 1y",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+        fmt_duration(Duration::MAX);
+    }
+
+    /// Strings shaped like instants, to reach deep into the parsers.
+    const INSTANTISH: &str =
+        "[+-]?[0-9]{1,7}-[0-9]{1,2}-[0-9]{1,2}T[0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\\.[0-9]{0,12})?(Z|z|[+-][0-9]{2}:?[0-9]{2})?";
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn parsers_never_panic(s in any::<String>(), t in INSTANTISH, d in "[0-9]{1,25} ?(ns|us|ms|s|m|h|d|w|M|y)") {
+            for text in [&s, &t, &d] {
+                if let Ok(t) = parse_instant(text) {
+                    // The stored form reads back, within the years it is fixed-width for.
+                    let back = parse_stored(&fmt_utc(t));
+                    if (0..=9999).contains(&chrono::Datelike::year(&t)) {
+                        prop_assert_eq!(back, Some(t));
+                    }
+                }
+                if let Ok(d) = parse_duration(text) {
+                    fmt_duration(d);
+                }
+            }
+        }
+
+        #[test]
+        fn instants_and_durations_never_panic(
+            us in any::<i64>(),
+            secs in any::<u64>(),
+            nanos in 0u32..1_000_000_000,
+            ms in any::<i64>(),
+        ) {
+            let t = from_micros(us);
+            fmt_utc(t);
+            let d = Duration::new(secs, nanos);
+            fmt_duration(d);
+            prop_assert!(before(t, d) <= t && after(t, d) >= t);
+            let c = chrono::Duration::try_milliseconds(ms).unwrap_or(chrono::Duration::MIN);
+            let (sum, difference) = (add_signed(t, c), sub_signed(t, c));
+            if c >= chrono::Duration::zero() {
+                prop_assert!(sum >= t && difference <= t);
+            } else {
+                prop_assert!(sum <= t && difference >= t);
+            }
+            let _ = chrono_duration(d);
+        }
+
         /// The hand-written form is chrono's RFC 3339 with microseconds and `Z`.
         #[test]
         fn stored_form_is_rfc3339_micros(us in -62_000_000_000_000_000i64..253_000_000_000_000_000i64) {

@@ -138,10 +138,9 @@ impl Ctx<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> ConfigError {
-        let line = self.src[..span.start.min(self.src.len())]
-            .matches('\n')
-            .count()
-            + 1;
+        // Bytes, not `str` slicing: a span off a char boundary must not panic.
+        let before = &self.src.as_bytes()[..span.start.min(self.src.len())];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
         ConfigError::Invalid {
             path: self.path.to_owned(),
             line,

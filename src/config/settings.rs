@@ -1,9 +1,61 @@
 //! Stream settings (`schedule`, `lookback`, `settle`, `start`, `window`,
 //! `window_records`): an account's own value, else `[defaults]`, else the
-//! built-in default, each validated with the key and line of its error.
+//! built-in default, each validated, bounds included, with the key and line of
+//! its error. The bounds also keep every instant the engine computes from them
+//! far inside chrono's range.
 
 use super::parse::{Ctx, Overrides, Res};
 use super::*;
+
+/// A duration key: its default and the range it must fall in, as said in errors.
+struct DurationKey {
+    name: &'static str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+    range: &'static str,
+}
+
+const LOOKBACK: DurationKey = DurationKey {
+    name: "lookback",
+    default: Duration::from_secs(15 * 60),
+    min: Duration::ZERO,
+    max: MAX_LOOKBACK,
+    range: "use 0s to 30d",
+};
+
+const SETTLE: DurationKey = DurationKey {
+    name: "settle",
+    default: Duration::from_secs(2 * 60),
+    min: Duration::ZERO,
+    max: MAX_SETTLE,
+    range: "use 0s to 1d",
+};
+
+const WINDOW: DurationKey = DurationKey {
+    name: "window",
+    default: Duration::from_secs(86_400),
+    min: MIN_WINDOW,
+    max: MAX_GENESYS_WINDOW,
+    range: "use 1m to 31d (31d is the longest Genesys audit query)",
+};
+
+/// The value that applies: the account's own (`true`), else the inherited default.
+fn pick<'a, T>(
+    own: Option<&'a Spanned<T>>,
+    inherited: Option<&'a Spanned<T>>,
+) -> Option<(bool, &'a Spanned<T>)> {
+    own.map(|v| (true, v)).or(inherited.map(|v| (false, v)))
+}
+
+/// The key to name in an error: the account's own, or the inherited default.
+fn key(table: &str, own: bool, name: &str) -> String {
+    if own {
+        format!("{table}.{name}")
+    } else {
+        format!("defaults.{name}")
+    }
+}
 
 impl Ctx<'_> {
     pub(super) fn settings(
@@ -12,93 +64,56 @@ impl Ctx<'_> {
         acct: Overrides<'_>,
         defaults: Overrides<'_>,
     ) -> Res<StreamSettings> {
-        // The key to name in an error: the account's own, or the inherited default.
-        let key = |own: bool, name: &str| {
-            if own {
-                format!("{table}.{name}")
-            } else {
-                format!("defaults.{name}")
-            }
-        };
-        let schedule = match acct
-            .schedule
-            .map(|v| (true, v))
-            .or(defaults.schedule.map(|v| (false, v)))
-        {
+        let schedule = match pick(acct.schedule, defaults.schedule) {
             None => "0 */5 * * * *".to_owned(),
             Some((own, v)) => {
-                check_cron(v.get_ref()).map_err(|m| self.err(v.span(), key(own, "schedule"), m))?;
+                check_cron(v.get_ref())
+                    .map_err(|m| self.err(v.span(), key(table, own, "schedule"), m))?;
                 v.get_ref().trim().to_owned()
             }
         };
-        let dur = |name: &str,
-                   a: Option<&Spanned<String>>,
-                   d: Option<&Spanned<String>>,
-                   default: Duration|
-         -> Res<Duration> {
-            match a.map(|v| (true, v)).or(d.map(|v| (false, v))) {
-                None => Ok(default),
-                Some((own, v)) => {
-                    parse_duration(v.get_ref()).map_err(|m| self.err(v.span(), key(own, name), m))
-                }
-            }
-        };
-        let lookback = dur(
-            "lookback",
-            acct.lookback,
-            defaults.lookback,
-            Duration::from_secs(15 * 60),
-        )?;
-        let settle = dur(
-            "settle",
-            acct.settle,
-            defaults.settle,
-            Duration::from_secs(2 * 60),
-        )?;
-        let window = dur(
-            "window",
-            acct.window,
-            defaults.window,
-            Duration::from_secs(86_400),
-        )?;
-        if window.is_zero() || window > MAX_GENESYS_WINDOW {
-            let (own, v) = acct
-                .window
-                .map(|v| (true, v))
-                .or(defaults.window.map(|v| (false, v)))
-                .expect("the default window is valid");
-            return Err(self.err(
-                v.span(),
-                key(own, "window"),
-                "must be above 0 and at most 31d (the longest Genesys audit query)",
-            ));
-        }
-        let window_records = match acct
-            .window_records
-            .map(|v| (true, v))
-            .or(defaults.window_records.map(|v| (false, v)))
-        {
+        let window_records = match pick(acct.window_records, defaults.window_records) {
             None => 10_000,
             Some((own, v)) => {
-                self.int_in(Some(v), &key(own, "window_records"), 10_000, 1, 10_000_000)? as u64
+                let k = key(table, own, "window_records");
+                self.int_in(Some(v), &k, 10_000, 1, 10_000_000)? as u64
             }
         };
-        let start = match acct
-            .start
-            .map(|v| (true, v))
-            .or(defaults.start.map(|v| (false, v)))
-        {
+        let start = match pick(acct.start, defaults.start) {
             None => Start::Ago(Duration::from_secs(30 * 86_400)),
-            Some((own, v)) => self.start(v, &key(own, "start"))?,
+            Some((own, v)) => self.start(v, &key(table, own, "start"))?,
         };
         Ok(StreamSettings {
             schedule,
-            lookback,
-            settle,
+            lookback: self.duration(table, &LOOKBACK, pick(acct.lookback, defaults.lookback))?,
+            settle: self.duration(table, &SETTLE, pick(acct.settle, defaults.settle))?,
             start,
-            window,
+            window: self.duration(table, &WINDOW, pick(acct.window, defaults.window))?,
             window_records,
         })
+    }
+
+    /// A duration key's value, its default when absent; out of its range is an error.
+    fn duration(
+        &self,
+        table: &str,
+        k: &DurationKey,
+        v: Option<(bool, &Spanned<String>)>,
+    ) -> Res<Duration> {
+        let Some((own, v)) = v else {
+            return Ok(k.default);
+        };
+        let name = key(table, own, k.name);
+        let d = parse_duration(v.get_ref()).map_err(|m| self.err(v.span(), &name, m))?;
+        if d < k.min || d > k.max {
+            let text = v.get_ref().trim();
+            return Err(self.err(
+                v.span(),
+                name,
+                format!("`{text}` is out of range: {}", k.range),
+            ));
+        }
+        Ok(d)
     }
 
     fn start(&self, v: &Spanned<toml::Value>, key: &str) -> Res<Start> {
@@ -124,18 +139,24 @@ impl Ctx<'_> {
                 }
             },
         };
-        if let Start::At(t) = start {
-            if t > self.now {
-                return Err(self.err(
-                    v.span(),
-                    key,
-                    format!(
-                        "{} is in the future; nothing could sync before it",
-                        fmt_utc(t)
-                    ),
-                ));
+        let too_far =
+            "more than 100 years back: use at most 100y (36525d), or an instant since then";
+        match start {
+            Start::Ago(d) if d > MAX_START_AGO => {
+                Err(self.err(v.span(), key, format!("`{text}` is {too_far}")))
             }
+            Start::At(t) if t > self.now => Err(self.err(
+                v.span(),
+                key,
+                format!(
+                    "{} is in the future; nothing could sync before it",
+                    fmt_utc(t)
+                ),
+            )),
+            Start::At(t) if t < crate::time::before(self.now, MAX_START_AGO) => {
+                Err(self.err(v.span(), key, format!("{} is {too_far}", fmt_utc(t))))
+            }
+            _ => Ok(start),
         }
-        Ok(start)
     }
 }

@@ -320,3 +320,90 @@ fn start_resolves_against_now() {
         parse_instant("2026-11-23T12:00:00Z").unwrap()
     );
 }
+
+/// `src` fails with an error that starts `PATH:line: key:` and says `says`.
+fn fails_at(src: &str, line: usize, key: &str, says: &str) {
+    let err = match parse(src) {
+        Ok(_) => panic!("accepted:\n{src}"),
+        Err(e) => e.to_string(),
+    };
+    let prefix = format!("/etc/auditmirror/auditmirror.toml:{line}: {key}:");
+    assert!(err.starts_with(&prefix), "want {prefix}\n got {err}");
+    assert!(err.contains(says), "want `{says}` in {err}");
+}
+
+#[test]
+fn durations_past_their_bounds_name_key_and_line() {
+    for (extra, key, says) in [
+        ("lookback = \"99999999d\"", "lookback", "use 0s to 30d"),
+        ("lookback = \"31d\"", "lookback", "use 0s to 30d"),
+        (
+            "lookback = \"18446744073709551615s\"",
+            "lookback",
+            "use 0s to 30d",
+        ),
+        ("settle = \"25h\"", "settle", "use 0s to 1d"),
+        ("settle = \"999999999d\"", "settle", "use 0s to 1d"),
+        ("window = \"30s\"", "window", "use 1m to 31d"),
+        ("window = \"0s\"", "window", "use 1m to 31d"),
+        ("window = \"999999999d\"", "window", "use 1m to 31d"),
+        ("start = \"999999999d\"", "start", "at most 100y"),
+        ("start = \"36526d\"", "start", "at most 100y"),
+        ("start = \"0001-01-01T00:00:00Z\"", "start", "at most 100y"),
+        ("start = 1900-01-01T00:00:00Z", "start", "at most 100y"),
+        ("start = \"9999-12-31T23:59:59Z\"", "start", "in the future"),
+        ("start = \"+262143-12-31T23:59:59Z\"", "start", "neither"),
+    ] {
+        fails_at(
+            &format!("{GONG}{extra}\n"),
+            5,
+            &format!("gong[acme].{key}"),
+            says,
+        );
+        let inherited = format!("[defaults]\n{extra}\n\n{GENESYS}");
+        fails_at(&inherited, 2, &format!("defaults.{key}"), says);
+    }
+}
+
+#[test]
+fn durations_at_their_bounds_are_accepted() {
+    let src = format!(
+        "{GONG}lookback = \"30d\"\nsettle = \"1d\"\nstart = \"36500d\"\n\n{GENESYS}window = \"1m\"\nstart = \"100y\"\n"
+    );
+    let cfg = parse(&src).unwrap();
+    let g = &cfg.gong[0].settings;
+    assert_eq!(g.lookback, MAX_LOOKBACK);
+    assert_eq!(g.settle, MAX_SETTLE);
+    assert_eq!(g.start, Start::Ago(Duration::from_secs(36_500 * 86_400)));
+    let e = &cfg.genesys[0].settings;
+    assert_eq!(e.window, MIN_WINDOW);
+    assert_eq!(e.start, Start::Ago(MAX_START_AGO));
+    let oldest = format!("{GONG}start = 1926-11-25T00:00:00Z\nwindow = \"31d\"\n");
+    assert!(parse(&oldest).is_ok());
+}
+
+#[test]
+fn start_resolve_saturates_instead_of_overflowing() {
+    let min = DateTime::<Utc>::MIN_UTC;
+    assert_eq!(Start::Ago(Duration::MAX).resolve(now()), min);
+    assert_eq!(Start::Ago(Duration::from_secs(1)).resolve(min), min);
+    let max = DateTime::<Utc>::MAX_UTC;
+    assert_eq!(Start::At(max).resolve(min), max);
+    assert!(Start::Ago(Duration::from_secs(999_999_999 * 86_400)).resolve(max) < max);
+}
+
+proptest::proptest! {
+    #[test]
+    fn start_resolve_never_panics(
+        secs in proptest::prelude::any::<u64>(),
+        nanos in 0u32..1_000_000_000,
+        now_us in proptest::prelude::any::<i64>(),
+        at_us in proptest::prelude::any::<i64>(),
+    ) {
+        let now = crate::time::from_micros(now_us);
+        let ago = Start::Ago(Duration::new(secs, nanos)).resolve(now);
+        proptest::prop_assert!(ago <= now);
+        let at = crate::time::from_micros(at_us);
+        proptest::prop_assert_eq!(Start::At(at).resolve(now), at);
+    }
+}

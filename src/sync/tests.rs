@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::Start;
 use crate::time::parse_instant;
+use proptest::prelude::*;
 
 fn settings() -> StreamSettings {
     StreamSettings {
@@ -129,6 +130,96 @@ fn a_bounded_range_stops_at_now_and_leaves_settings_aside() {
     );
     assert_eq!(p.window, None);
     assert!(p.gap.is_some());
+}
+
+/// The config of the report: `start = "999999999d"` and `lookback = "99999999d"`
+/// (config now refuses both) and instants at chrono's ends plan without panicking.
+#[test]
+fn extreme_settings_and_instants_saturate_instead_of_panicking() {
+    let huge = StreamSettings {
+        lookback: Duration::from_secs(99_999_999 * 86_400),
+        settle: Duration::MAX,
+        start: Start::Ago(Duration::from_secs(999_999_999 * 86_400)),
+        ..settings()
+    };
+    let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    assert_eq!(
+        plan(Range::Incremental, None, &huge, None, t(NOW)).window,
+        None
+    );
+    let start = StreamSettings {
+        start: Start::Ago(Duration::MAX),
+        ..settings()
+    };
+    let p = plan(Range::Incremental, None, &start, None, t(NOW));
+    assert_eq!(p.window.unwrap().from, min);
+    let lookback = StreamSettings {
+        lookback: Duration::MAX,
+        ..settings()
+    };
+    let p = plan(Range::Incremental, Some(t(NOW)), &lookback, None, t(NOW));
+    assert_eq!(p.window.unwrap().from, min);
+    let keep = Some(chrono::Duration::MAX);
+    let p = plan(Range::Incremental, Some(min), &settings(), keep, max);
+    assert!(p.window.is_some());
+    let p = plan(
+        Range::Incremental,
+        None,
+        &settings(),
+        Some(chrono::Duration::MIN),
+        min,
+    );
+    assert_eq!(p.window, None);
+}
+
+fn any_instant() -> impl Strategy<Value = DateTime<Utc>> {
+    any::<i64>().prop_map(crate::time::from_micros)
+}
+
+fn any_duration() -> impl Strategy<Value = Duration> {
+    (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n))
+}
+
+fn any_settings() -> impl Strategy<Value = StreamSettings> {
+    let start = prop_oneof![
+        any_duration().prop_map(Start::Ago),
+        any_instant().prop_map(Start::At)
+    ];
+    (any_duration(), any_duration(), start, any_duration()).prop_map(
+        |(lookback, settle, start, window)| StreamSettings {
+            lookback,
+            settle,
+            start,
+            window,
+            ..settings()
+        },
+    )
+}
+
+fn any_range() -> impl Strategy<Value = Range> {
+    prop_oneof![
+        Just(Range::Incremental),
+        (any_instant(), any_instant()).prop_map(|(a, b)| Range::Bounded(Window::new(a, b)))
+    ]
+}
+
+proptest! {
+    #[test]
+    fn plan_never_panics(
+        range in any_range(),
+        watermark in proptest::option::of(any_instant()),
+        s in any_settings(),
+        retention in proptest::option::of(any::<i64>().prop_map(|ms| {
+            chrono::Duration::try_milliseconds(ms).unwrap_or(chrono::Duration::MIN)
+        })),
+        now in any_instant(),
+    ) {
+        let p = plan(range, watermark, &s, retention, now);
+        if let Some(w) = p.window {
+            prop_assert!(w.from < w.to);
+            prop_assert!(w.to <= now);
+        }
+    }
 }
 
 #[test]
