@@ -1,6 +1,8 @@
 use super::*;
 use proptest::prelude::*;
 
+mod golden;
+
 const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.example","userFullName":"Jon Snow",
  "eventTime":"2018-02-17T02:30:00-08:00",
  "logRecord":{"call_id":"7782342274025937895","page_viewer_ip":"203.0.113.9","time_based_secure_sharing_id":"x"}}"#;
