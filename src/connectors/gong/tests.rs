@@ -1,5 +1,8 @@
 use super::*;
+use crate::record::GongRow;
+use crate::time::fmt_utc;
 use proptest::prelude::*;
+use serde_json::Value;
 
 mod golden;
 
