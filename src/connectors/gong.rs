@@ -301,8 +301,12 @@ impl WindowReader<'_> {
     }
 }
 
+mod canonical;
+mod id;
 mod map;
 
+pub use canonical::canonical;
+pub use id::{entry_id, IdFields};
 pub use map::{compact_json, map_entry};
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Mapping one `/v2/logs` entry to a [`GongRow`]: the content-hash id, UTC time,
 //! per-log-type fields, and the entry's text with insignificant whitespace removed.
 
+use super::id::{entry_id, IdFields};
 use crate::record::{GongRow, Rejected};
-use crate::time::{fmt_utc, parse_instant};
+use crate::time::parse_instant;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::borrow::Cow;
 
 #[derive(Deserialize)]
@@ -26,8 +27,10 @@ struct Entry<'a> {
     _impersonator_company_id: Option<Cow<'a, str>>,
     #[serde(rename = "eventTime", borrow)]
     event_time: Option<Cow<'a, str>>,
-    #[serde(rename = "logRecord")]
-    log_record: Option<Value>,
+    /// Kept as text: the id is computed from it (see `id.rs`), the derived
+    /// fields from its parsed value.
+    #[serde(rename = "logRecord", borrow)]
+    log_record: Option<&'a RawValue>,
 }
 
 /// Maps one raw entry; what cannot be mapped is returned with the reason.
@@ -47,12 +50,29 @@ pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
             "eventTime `{time_raw}` is not an ISO-8601 instant: {err}"
         ))
     })?;
-    let record = e.log_record.as_ref();
-    if record.is_some_and(|r| !r.is_object() && !r.is_null()) {
+    let record: Option<Value> = match e.log_record {
+        Some(r) => serde_json::from_str(r.get()).map_err(|err| {
+            reject(format!(
+                "entry does not match Gong's logEntry shape: logRecord: {err}"
+            ))
+        })?,
+        None => None,
+    };
+    if record.as_ref().is_some_and(|r| !r.is_object()) {
         return Err(reject("logRecord is not a JSON object".into()));
     }
-    let derived = derive(log_type, record.unwrap_or(&Value::Null));
-    let id = entry_id(log_type, timestamp, &e, record);
+    let derived = derive(log_type, record.as_ref().unwrap_or(&Value::Null));
+    let fields = IdFields {
+        log_type,
+        timestamp,
+        user_id: e.user_id.as_deref(),
+        user_email: e.user_email.as_deref(),
+        impersonator_id: e.impersonator_id.as_deref(),
+        impersonator_email: e.impersonator_email.as_deref(),
+        log_record: e.log_record.map(RawValue::get),
+    };
+    let id = entry_id(&fields)
+        .map_err(|err| reject(format!("logRecord has no canonical JSON form: {err}")))?;
     Ok(GongRow {
         id,
         log_type: log_type.to_owned(),
@@ -63,45 +83,6 @@ pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
         ip_address: derived.ip,
         raw_json: compact_json(raw),
     })
-}
-
-/// The id of DESIGN §3: SHA-256 over log type, UTC time, user and impersonator
-/// ids and emails, and the canonical JSON (sorted keys, no whitespace) of
-/// `logRecord`. Absent fields hash differently from empty ones.
-fn entry_id(
-    log_type: &str,
-    timestamp: chrono::DateTime<chrono::Utc>,
-    e: &Entry<'_>,
-    record: Option<&Value>,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(log_type.as_bytes());
-    h.update([0x1f]);
-    h.update(fmt_utc(timestamp).as_bytes());
-    for field in [
-        &e.user_id,
-        &e.user_email,
-        &e.impersonator_id,
-        &e.impersonator_email,
-    ] {
-        match field {
-            Some(v) => {
-                h.update([0x1f]);
-                h.update(v.as_bytes());
-            }
-            None => h.update([0x1e]),
-        }
-    }
-    h.update([0x1f]);
-    // serde_json's map keeps keys sorted, so this is the canonical form.
-    h.update(record.map(Value::to_string).unwrap_or_default().as_bytes());
-    let digest = h.finalize();
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
-        out.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
-    }
-    out
 }
 
 #[derive(Debug, Default, PartialEq)]

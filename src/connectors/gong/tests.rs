@@ -4,6 +4,7 @@ use crate::time::fmt_utc;
 use proptest::prelude::*;
 use serde_json::Value;
 
+mod canonical_form;
 mod golden;
 
 const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.example","userFullName":"Jon Snow",

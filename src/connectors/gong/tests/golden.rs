@@ -79,6 +79,94 @@ const GOLDEN: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// `(logRecord text, canonical text)`: what the released binary hashes for it.
+const CANONICAL: &[(&str, &str)] = &[
+    (
+        "[94803021537777.625,-1687605470403652.25,0.3,1e23,5e-324,2.5e-5,123e-7]",
+        "[94803021537777.62,-1687605470403652.2,0.3,1e+23,5e-324,0.000025,0.0000123]",
+    ),
+    (
+        "{\"b\":[1e15,1e16,0.00001,0.000001,-0,-0.0]}",
+        "{\"b\":[1000000000000000.0,1e+16,0.00001,1e-6,-0.0,-0.0]}",
+    ),
+    (
+        "{\"b\":1,\"a\":2}",
+        "{\"a\":2,\"b\":1}",
+    ),
+    (
+        "{\"a\":2,\"b\":1}",
+        "{\"a\":2,\"b\":1}",
+    ),
+    (
+        "{\"\u{1f600}\":\"\u{1f600}\",\"\\ud83d\\ude01\":\"\\ud83d\\ude01 x\",\"\u{ff61}\":\"halfwidth\",\"\u{e9}\":\"\u{e9}\",\"z\":\"z\",\"Z\":1}",
+        "{\"Z\":1,\"z\":\"z\",\"\u{e9}\":\"\u{e9}\",\"\u{ff61}\":\"halfwidth\",\"\u{1f600}\":\"\u{1f600}\",\"\u{1f601}\":\"\u{1f601} x\"}",
+    ),
+    (
+        "{\"one_float\":1.0,\"one\":1,\"big\":9007199254740993,\"u64_max\":18446744073709551615,\"i64_min\":-9223372036854775808,\"i64_max\":9223372036854775807,\"minus_one\":-1,\"zero\":0,\"past_u64\":18446744073709551616,\"below_i64\":-9223372036854775809,\"neg_zero\":-0,\"neg_zero_f\":-0.0,\"exp\":1e21,\"exp16\":1E16,\"fixed15\":1e15,\"small\":1.5e-7,\"tiny\":1e-5,\"frac\":0.1,\"trailing\":1.50,\"scaled\":123.456e5,\"neg_exp\":-2.5E-3,\"max\":1.7976931348623157e308,\"min_sub\":5e-324,\"min_norm\":2.2250738585072014e-308,\"long_frac\":0.30000000000000004,\"under\":1e-400}",
+        "{\"below_i64\":-9.223372036854776e+18,\"big\":9007199254740993,\"exp\":1e+21,\"exp16\":1e+16,\"fixed15\":1000000000000000.0,\"frac\":0.1,\"i64_max\":9223372036854775807,\"i64_min\":-9223372036854775808,\"long_frac\":0.30000000000000004,\"max\":1.7976931348623157e+308,\"min_norm\":2.2250738585072014e-308,\"min_sub\":5e-324,\"minus_one\":-1,\"neg_exp\":-0.0025,\"neg_zero\":-0.0,\"neg_zero_f\":-0.0,\"one\":1,\"one_float\":1.0,\"past_u64\":1.8446744073709552e+19,\"scaled\":12345600.0,\"small\":1.5e-7,\"tiny\":0.00001,\"trailing\":1.5,\"u64_max\":18446744073709551615,\"under\":0.0,\"zero\":0}",
+    ),
+    (
+        "{\"s\":\"a\\nb\\u0000c\\\"d\\\\e\\u2028f\\u001f\\u007f\\t\\r\\b\\f\\/ \u{2028} \u{2029} \u{7f}\",\"\\n\":\"newline key\",\"\":\"empty key\",\"\\u00e9\":\"escaped key\"}",
+        "{\"\":\"empty key\",\"\\n\":\"newline key\",\"s\":\"a\\nb\\u0000c\\\"d\\\\e\u{2028}f\\u001f\u{7f}\\t\\r\\b\\f/ \u{2028} \u{2029} \u{7f}\",\"\u{e9}\":\"escaped key\"}",
+    ),
+    (
+        "{\"a\":{\"c\":[{\"z\":1,\"y\":[]},{}],\"b\":{}},\"e\":[[[]]],\"n\":null,\"t\":true,\"f\":false,\"arr\":[3,\"x\",null,{\"k\":[1.25]}]}",
+        "{\"a\":{\"b\":{},\"c\":[{\"y\":[],\"z\":1},{}]},\"arr\":[3,\"x\",null,{\"k\":[1.25]}],\"e\":[[[]]],\"f\":false,\"n\":null,\"t\":true}",
+    ),
+    (
+        "{}",
+        "{}",
+    ),
+    (
+        "null",
+        "null",
+    ),
+    (
+        "{\"k\":\"v\"}",
+        "{\"k\":\"v\"}",
+    ),
+    (
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":2}",
+    ),
+    (
+        "{\"a\":2}",
+        "{\"a\":2}",
+    ),
+    (
+        "{\"x\":123456789012345680000.0}",
+        "{\"x\":1.2345678901234567e+20}",
+    ),
+    (
+        "{\"x\":100000000000000000000000000001}",
+        "{\"x\":1e+29}",
+    ),
+];
+
+/// An id the released binary and a `float_roundtrip` build of the old code
+/// disagreed on (`…567e+20` against `…568e+20`): the released one is kept.
+const ROUNDING: (&str, &str) = (
+    "{\"eventTime\":\"2024-01-01T00:00:00Z\",\"logRecord\":{\"x\":123456789012345680000.0}}",
+    "aadcac220f1c932b43d880078b41ffc74dad4c2456fa971c444bf294b36eaac3",
+);
+
+#[test]
+fn golden_canonical_texts() {
+    for (record, expected) in CANONICAL {
+        assert_eq!(canonical(record).as_deref(), Ok(*expected), "{record}");
+    }
+}
+
+#[test]
+fn numbers_keep_the_released_binarys_rounding() {
+    let (raw, id) = ROUNDING;
+    assert_eq!(map_entry("UserCallPlay", raw).unwrap().id, id);
+    assert_eq!(
+        canonical("123456789012345680000.0").as_deref(),
+        Ok("1.2345678901234567e+20")
+    );
+}
+
 #[test]
 fn golden_entries_keep_their_ids() {
     for (log_type, raw, id) in GOLDEN {
