@@ -6,6 +6,7 @@ use serde_json::Value;
 
 mod canonical_form;
 mod golden;
+mod not_utf8;
 
 const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.example","userFullName":"Jon Snow",
  "eventTime":"2018-02-17T02:30:00-08:00",
