@@ -345,4 +345,4 @@ pub use id::{entry_id, IdFields};
 pub use map::{compact_json, map_entry};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

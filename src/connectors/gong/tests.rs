@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 mod canonical_form;
+pub(crate) mod fuzz;
 mod golden;
 mod not_utf8;
 

@@ -1,6 +1,10 @@
-//! Results pages with bytes that are not UTF-8 or messages of the wrong types.
+//! Results pages with bytes that are not UTF-8 or messages of the wrong types,
+//! and the page and token parsers under arbitrary and mutated bytes.
 
 use super::*;
+use crate::connectors::genesys::auth::parse_token;
+use crate::connectors::gong::tests::fuzz::{apply, edits};
+use proptest::prelude::*;
 
 /// MESSAGE with its `id` replaced and `bad` put inside the user's name.
 fn message(id: &str, bad: &[u8]) -> Vec<u8> {
@@ -85,4 +89,98 @@ fn messages_of_the_wrong_types_are_rejected_beside_good_ones() {
         .map(|r| r.raw_payload.as_str())
         .collect();
     assert_eq!(payloads, wrong);
+}
+
+#[test]
+fn token_lifetimes_are_bounded() {
+    let t = |b: &str| parse_token(b.as_bytes());
+    assert_eq!(
+        t(r#"{"access_token":"a","expires_in":10}"#),
+        Some(("a".into(), 10))
+    );
+    assert_eq!(t(r#"{"access_token":"a"}"#), Some(("a".into(), 86_400)));
+    let huge = t(r#"{"access_token":"a","expires_in":18446744073709551615}"#).unwrap();
+    assert!(huge.1 <= 366 * 86_400, "{huge:?}");
+    for bad in [
+        r#"{"access_token":""}"#,
+        r#"{"expires_in":5}"#,
+        r#"{"access_token":7}"#,
+        "",
+        "\u{0}",
+    ] {
+        assert_eq!(t(bad), None, "{bad}");
+    }
+}
+
+/// Ok or Err; if Ok, at most one message per input byte and texts a few times
+/// the input plus a fixed overhead per message.
+fn check_page(body: &[u8]) -> Result<(), TestCaseError> {
+    if let Ok(f) = parse_page(body) {
+        let rows: usize = match &f.page.rows {
+            PageRows::Genesys(rows) => rows
+                .iter()
+                .map(|r| {
+                    r.id.len()
+                        + r.raw_json.len()
+                        + r.remote_ip_addresses.as_ref().map_or(0, String::len)
+                })
+                .sum(),
+            _ => 0,
+        };
+        let rejected: usize = f
+            .page
+            .rejected
+            .iter()
+            .map(|r| r.reason.len() + r.raw_payload.len())
+            .sum();
+        let size = rows + rejected + f.cursor.as_ref().map_or(0, String::len);
+        prop_assert!(
+            f.count <= body.len(),
+            "{} messages from {} bytes",
+            f.count,
+            body.len()
+        );
+        prop_assert!(
+            size <= 4 * body.len() + 512 * f.count + 1024,
+            "{size} bytes from {}",
+            body.len()
+        );
+    }
+    Ok(())
+}
+
+const TOKEN: &str =
+    r#"{"access_token":"eyJhbGciOiJSUzI1NiJ9.e30.sig","token_type":"bearer","expires_in":86399}"#;
+
+fn check_token(body: &[u8]) -> Result<(), TestCaseError> {
+    if let Some((token, life)) = parse_token(body) {
+        prop_assert!(!token.is_empty() && token.len() <= body.len());
+        prop_assert!(life <= 366 * 86_400);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn pages_of_arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
+        check_page(&body)?;
+    }
+
+    #[test]
+    fn a_mutated_real_page_never_panics(e in edits()) {
+        let page = results(&[message("m1", b""), message("m2", b"\xff"), message("m3", b"")], b"c");
+        check_page(&apply(page, &e))?;
+    }
+
+    #[test]
+    fn tokens_of_arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..200)) {
+        check_token(&body)?;
+    }
+
+    #[test]
+    fn a_mutated_token_never_panics(e in edits()) {
+        check_token(&apply(TOKEN.as_bytes().to_vec(), &e))?;
+    }
 }
