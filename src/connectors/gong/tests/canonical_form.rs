@@ -199,3 +199,20 @@ fn refused_like_serde_json() {
         assert_eq!(canonical(&text).is_ok(), ok, "{depth}");
     }
 }
+
+/// The comparisons above take `Value::to_string` as the reference, which sorts
+/// keys only while serde_json's `preserve_order` is off in this build; if a
+/// dependency ever turns it on, this says why they fail (the ids do not move).
+#[test]
+fn the_reference_is_sorted_in_this_build() {
+    let v: Value = serde_json::from_str(r#"{"b":1,"a":2}"#).unwrap();
+    assert_eq!(
+        v.to_string(),
+        r#"{"a":2,"b":1}"#,
+        "serde_json preserve_order is on"
+    );
+    assert_eq!(
+        canonical(r#"{"b":1,"a":2}"#).as_deref(),
+        Ok(r#"{"a":2,"b":1}"#)
+    );
+}
