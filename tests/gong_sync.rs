@@ -4,6 +4,7 @@
 mod common;
 
 use auditmirror::connector::Window;
+use auditmirror::connectors::gong::compact_json;
 use auditmirror::http::Policy;
 use auditmirror::record::Source;
 use auditmirror::simulator::faults::Faults;
@@ -156,6 +157,81 @@ async fn a_malformed_entry_is_rejected_and_its_page_still_lands() {
         count(&env.db, "SELECT count(*) FROM rejected_records") as usize,
         malformed.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_that_is_not_utf8_is_rejected_with_its_bytes_and_the_stream_goes_on() {
+    use base64::Engine as _;
+    let mut cfg = sim_config(41, 2, 500);
+    cfg.bad_utf8_every = 37;
+    cfg.malformed_every = 50;
+    let env = Env::start(cfg, "log_types = [\"UserActivityLog\", \"UserCallPlay\"]").await;
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    ok(&reports);
+    let (from, to) = env.span();
+    let mut expected = std::collections::BTreeSet::new();
+    for lt in ["UserActivityLog", "UserCallPlay"] {
+        assert_eq!(mirror_rows(&env.db, lt), env.truth(lt), "{lt}");
+        let bad = env.sim.gong_bad_utf8(lt, from, to);
+        assert!(!bad.is_empty(), "{lt}: no entry was served with a bad byte");
+        assert!(bad.iter().all(|b| std::str::from_utf8(b).is_err()));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        expected.extend(bad.iter().map(|b| (lt.to_owned(), b64.encode(b))));
+        expected.extend(
+            env.sim
+                .gong_malformed(lt, from, to)
+                .iter()
+                .map(|m| (lt.to_owned(), compact_json(m))),
+        );
+        let mark = watermark(&env.db, lt).expect("the watermark moved");
+        let mark = auditmirror::time::parse_stored(&mark).unwrap();
+        assert!(
+            mark >= to,
+            "{lt}: watermark {mark} short of the data's end {to}"
+        );
+    }
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT stream, raw_payload, reason FROM rejected_records WHERE source = 'gong'")
+        .unwrap();
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let got: std::collections::BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|(s, p, _)| (s.clone(), p.clone()))
+        .collect();
+    assert_eq!(got.len(), rows.len(), "one row per rejected entry");
+    assert_eq!(
+        got, expected,
+        "rejected_records holds exactly the bad and the malformed entries"
+    );
+    let mut not_utf8 = 0;
+    for (_, payload, reason) in &rows {
+        if !reason.contains("not valid UTF-8") {
+            continue;
+        }
+        not_utf8 += 1;
+        assert!(
+            reason.contains("byte 0xff") && reason.contains("base64"),
+            "{reason}"
+        );
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(payload)
+            .unwrap();
+        assert!(bytes.contains(&0xff), "{payload}");
+    }
+    let bad_total: usize = ["UserActivityLog", "UserCallPlay"]
+        .iter()
+        .map(|lt| env.sim.gong_bad_utf8(lt, from, to).len())
+        .sum();
+    assert_eq!(not_utf8, bad_total);
+    let counted: i64 = reports.iter().map(|r| r.counts.rows_rejected).sum();
+    assert_eq!(counted as usize, rows.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -593,42 +593,12 @@ fn rejected<T>(r: &Reply, what: &str) -> Verdict<T> {
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResultsPage<'a> {
-    #[serde(borrow)]
-    entities: Option<Vec<&'a RawValue>>,
-    cursor: Option<String>,
-    page_count: Option<u64>,
-}
-
-/// Parses a results (or realtime) page: each message is sliced out, then mapped.
-fn parse_page(body: &[u8]) -> Result<Fetch, serde_json::Error> {
-    let page: ResultsPage<'_> = serde_json::from_slice(body)?;
-    let entities = page.entities.unwrap_or_default();
-    let (mut rows, mut rejected) = (Vec::with_capacity(entities.len()), Vec::new());
-    for raw in &entities {
-        match map_message(raw.get()) {
-            Ok(row) => rows.push(row),
-            Err(r) => rejected.push(r),
-        }
-    }
-    Ok(Fetch {
-        page: Page {
-            rows: PageRows::Genesys(rows),
-            rejected,
-        },
-        count: entities.len(),
-        cursor: page.cursor.filter(|c| !c.is_empty()),
-        page_count: page.page_count,
-    })
-}
-
 mod auth;
 mod map;
 mod reader;
 
 pub use map::map_message;
+use map::parse_page;
 pub use reader::WindowReader;
 
 #[cfg(test)]

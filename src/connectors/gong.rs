@@ -1,21 +1,17 @@
 //! Gong `GET /v2/logs`: auth headers, cursor paging through one window, 404 as an
-//! empty window, and the mapping of each `logEntries` item to a [`GongRow`] (the
+//! empty window, and each page's `logEntries`, mapped to rows by `map` (the
 //! content-hash id, UTC time, per-log-type fields). Knows HTTP and JSON, not SQL.
 
 use crate::config::{GongAccount, GongAuth};
 use crate::connector::{ConnectorError, Page, PageRows, Window};
 use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
-use crate::record::{GongRow, Rejected};
-use crate::time::{fmt_utc, parse_instant};
+use crate::time::fmt_utc;
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -228,10 +224,12 @@ struct ErrorBody {
     errors: Vec<String>,
 }
 
-/// Absent and `null` alike mean empty: a last page may carry neither.
+/// Absent and `null` alike mean empty: a last page may carry neither. `records`
+/// is kept as text until it is known to be UTF-8 (see [`parse_page`]).
 #[derive(Deserialize)]
 struct LogsPage<'a> {
-    records: Option<Records>,
+    #[serde(borrow)]
+    records: Option<&'a RawValue>,
     #[serde(rename = "logEntries", borrow)]
     log_entries: Option<Vec<&'a RawValue>>,
 }
@@ -244,18 +242,50 @@ struct Records {
 }
 
 /// Parses one `/v2/logs` body: each entry is sliced out once, then mapped.
+///
+/// A body that is not UTF-8 throughout is read again with each bad byte as `?`:
+/// an entry holding a bad byte is rejected with its bytes in base64, the others
+/// are mapped, and paging goes on. Bad bytes in `records` (the cursor), or a
+/// body that is not JSON even so, make the page unreadable as a whole.
 pub fn parse_page(body: &[u8], log_type: &str) -> Result<FetchedPage, serde_json::Error> {
-    let page: LogsPage<'_> = serde_json::from_slice(body)?;
+    let err = match serde_json::from_slice::<LogsPage<'_>>(body) {
+        Ok(page) => return map_page(page, log_type, None),
+        Err(e) => e,
+    };
+    let Some(lossy) = lossy::Lossy::new(body) else {
+        return Err(err);
+    };
+    let Ok(page) = serde_json::from_str::<LogsPage<'_>>(lossy.text()) else {
+        return Err(err);
+    };
+    if page.records.is_some_and(|r| !lossy.is_clean(body, r.get())) {
+        return Err(serde::de::Error::custom(format!(
+            "records (the cursor) is not valid UTF-8 ({err})"
+        )));
+    }
+    map_page(page, log_type, Some((&lossy, body)))
+}
+
+/// Maps a parsed page; `lossy` when it was parsed from a repaired copy of `body`.
+fn map_page(
+    page: LogsPage<'_>,
+    log_type: &str,
+    lossy: Option<(&lossy::Lossy, &[u8])>,
+) -> Result<FetchedPage, serde_json::Error> {
+    let records: Records = match page.records {
+        Some(r) => serde_json::from_str::<Option<Records>>(r.get())?.unwrap_or_default(),
+        None => Records::default(),
+    };
     let entries = page.log_entries.unwrap_or_default();
     let mut rows = Vec::with_capacity(entries.len());
     let mut rejected = Vec::new();
     for raw in entries {
-        match map_entry(log_type, raw.get()) {
+        let checked = lossy.map_or(Ok(()), |(l, body)| l.check(body, raw.get(), "entry"));
+        match checked.and_then(|()| map_entry(log_type, raw.get())) {
             Ok(row) => rows.push(row),
             Err(r) => rejected.push(r),
         }
     }
-    let records = page.records.unwrap_or_default();
     let total = records
         .total_records
         .unwrap_or(rows.len() as u64 + rejected.len() as u64);
@@ -338,215 +368,14 @@ impl WindowReader<'_> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Mapping one entry.
+mod canonical;
+mod id;
+pub(crate) mod lossy;
+mod map;
 
-#[derive(Deserialize)]
-struct Entry<'a> {
-    #[serde(rename = "userId", borrow)]
-    user_id: Option<Cow<'a, str>>,
-    #[serde(rename = "userEmailAddress", borrow)]
-    user_email: Option<Cow<'a, str>>,
-    #[serde(rename = "userFullName", borrow)]
-    _user_full_name: Option<Cow<'a, str>>,
-    #[serde(rename = "impersonatorUserId", borrow)]
-    impersonator_id: Option<Cow<'a, str>>,
-    #[serde(rename = "impersonatorEmailAddress", borrow)]
-    impersonator_email: Option<Cow<'a, str>>,
-    #[serde(rename = "impersonatorFullName", borrow)]
-    _impersonator_full_name: Option<Cow<'a, str>>,
-    #[serde(rename = "impersonatorCompanyId", borrow)]
-    _impersonator_company_id: Option<Cow<'a, str>>,
-    #[serde(rename = "eventTime", borrow)]
-    event_time: Option<Cow<'a, str>>,
-    #[serde(rename = "logRecord")]
-    log_record: Option<Value>,
-}
-
-/// Maps one raw entry; what cannot be mapped is returned with the reason.
-pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
-    let reject = |reason: String| Rejected {
-        reason,
-        raw_payload: compact_json(raw),
-    };
-    let e: Entry<'_> = serde_json::from_str(raw)
-        .map_err(|err| reject(format!("entry does not match Gong's logEntry shape: {err}")))?;
-    let time_raw = e
-        .event_time
-        .as_deref()
-        .ok_or_else(|| reject("entry has no eventTime".into()))?;
-    let timestamp = parse_instant(time_raw).map_err(|err| {
-        reject(format!(
-            "eventTime `{time_raw}` is not an ISO-8601 instant: {err}"
-        ))
-    })?;
-    let record = e.log_record.as_ref();
-    if record.is_some_and(|r| !r.is_object() && !r.is_null()) {
-        return Err(reject("logRecord is not a JSON object".into()));
-    }
-    let derived = derive(log_type, record.unwrap_or(&Value::Null));
-    let id = entry_id(log_type, timestamp, &e, record);
-    Ok(GongRow {
-        id,
-        log_type: log_type.to_owned(),
-        timestamp,
-        action: derived.action,
-        resource_type: derived.resource_type,
-        resource_id: derived.resource_id,
-        ip_address: derived.ip,
-        raw_json: compact_json(raw),
-    })
-}
-
-/// The id of DESIGN §3: SHA-256 over log type, UTC time, user and impersonator
-/// ids and emails, and the canonical JSON (sorted keys, no whitespace) of
-/// `logRecord`. Absent fields hash differently from empty ones.
-fn entry_id(
-    log_type: &str,
-    timestamp: chrono::DateTime<chrono::Utc>,
-    e: &Entry<'_>,
-    record: Option<&Value>,
-) -> String {
-    let mut h = Sha256::new();
-    h.update(log_type.as_bytes());
-    h.update([0x1f]);
-    h.update(fmt_utc(timestamp).as_bytes());
-    for field in [
-        &e.user_id,
-        &e.user_email,
-        &e.impersonator_id,
-        &e.impersonator_email,
-    ] {
-        match field {
-            Some(v) => {
-                h.update([0x1f]);
-                h.update(v.as_bytes());
-            }
-            None => h.update([0x1e]),
-        }
-    }
-    h.update([0x1f]);
-    // serde_json's map keeps keys sorted, so this is the canonical form.
-    h.update(record.map(Value::to_string).unwrap_or_default().as_bytes());
-    let digest = h.finalize();
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
-        out.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
-    }
-    out
-}
-
-#[derive(Debug, Default, PartialEq)]
-struct Derived {
-    action: Option<String>,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    ip: Option<String>,
-}
-
-fn text(v: &Value, path: &[&str]) -> Option<String> {
-    let mut v = v;
-    for key in path {
-        v = v.get(key)?;
-    }
-    match v {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// Per-log-type fields (research/gong-api.md §7); `None` when absent.
-fn derive(log_type: &str, r: &Value) -> Derived {
-    match log_type {
-        "AccessLog" => Derived {
-            action: text(r, &["method"]),
-            resource_type: None,
-            resource_id: None,
-            ip: text(r, &["request_headers", "x-forwarded-for"])
-                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
-                .filter(|s| !s.is_empty()),
-        },
-        "UserActivityLog" => {
-            let change = r.get("tableChanges").and_then(|t| t.get(0));
-            let keys: Vec<String> = change
-                .and_then(|c| c.get("rowChanges"))
-                .and_then(|rc| rc.get(0))
-                .and_then(|rc| rc.get("primaryKeyColumns"))
-                .and_then(Value::as_array)
-                .map(|cols| {
-                    cols.iter()
-                        .filter_map(|c| text(c, &["columnValue"]))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let verb_uri = match (
-                text(r, &["httpRequest", "verb"]),
-                text(r, &["httpRequest", "endpointUri"]),
-            ) {
-                (Some(v), Some(u)) => Some(format!("{v} {u}")),
-                (v, u) => v.or(u),
-            };
-            Derived {
-                action: text(r, &["action"]).or(verb_uri),
-                resource_type: change.and_then(|c| text(c, &["tableName"])),
-                resource_id: (!keys.is_empty()).then(|| keys.join(",")),
-                ip: text(r, &["httpRequest", "clientIp"]),
-            }
-        }
-        _ => Derived {
-            action: Some(log_type.to_owned()),
-            resource_type: Some("call".to_owned()),
-            resource_id: text(r, &["call_id"]),
-            ip: text(r, &["page_viewer_ip"]),
-        },
-    }
-}
-
-/// Removes whitespace outside strings, byte for byte otherwise: the mirror keeps
-/// what the vendor sent without paying for its pretty-printing.
-pub fn compact_json(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    // Outside strings: copy up to the next quote or whitespace; inside: up to
-    // the closing quote, stepping over escapes. Whole runs move at once.
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        let Some(n) = rest
-            .iter()
-            .position(|b| matches!(b, b'"' | b' ' | b'\n' | b'\r' | b'\t'))
-        else {
-            out.extend_from_slice(rest);
-            break;
-        };
-        out.extend_from_slice(&rest[..n]);
-        at += n;
-        if bytes[at] != b'"' {
-            at += 1; // whitespace outside a string
-            continue;
-        }
-        let mut end = at + 1;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &bytes[end..]) {
-                None => {
-                    end = bytes.len();
-                    break;
-                }
-                Some(k) if bytes[end + k] == b'\\' => end += k + 2,
-                Some(k) => {
-                    end += k + 1;
-                    break;
-                }
-            }
-        }
-        let end = end.min(bytes.len());
-        out.extend_from_slice(&bytes[at..end]);
-        at = end;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
-}
+pub use canonical::canonical;
+pub use id::{entry_id, IdFields};
+pub use map::{compact_json, map_entry};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -107,6 +107,12 @@ impl<'a> Stream<'a> {
         every > 0 && i % every == every / 2
     }
 
+    /// Served with a byte that is not UTF-8 (whether or not also malformed).
+    fn bad_utf8(&self, i: u64) -> bool {
+        let every = self.sim.cfg.bad_utf8_every;
+        every > 0 && i % every == every - 1
+    }
+
     /// Entries in `range` that are served at `now`.
     fn count_visible(&self, range: std::ops::Range<u64>, now_us: i64) -> u64 {
         let Some(late) = self.sim.cfg.late else {
@@ -131,6 +137,19 @@ impl<'a> Stream<'a> {
             self.timeline.time(i),
             self.malformed(i),
         )
+    }
+
+    /// The entry's bytes as served: with `bad_utf8_every`, a 0xff byte inside
+    /// the first key of `logRecord` (every entry has one).
+    fn served(&self, i: u64) -> Vec<u8> {
+        let mut bytes = self.entry(i).into_bytes();
+        if self.bad_utf8(i) {
+            let marker = b"\"logRecord\":{\"";
+            if let Some(at) = bytes.windows(marker.len()).position(|w| w == marker) {
+                bytes.insert(at + marker.len(), 0xff);
+            }
+        }
+        bytes
     }
 }
 
@@ -260,18 +279,18 @@ async fn list_logs(
         );
     }
     let mut pos = range.start.max(state.pos);
-    let mut entries: Vec<String> = Vec::with_capacity(PAGE_SIZE + 1);
+    let mut entries: Vec<Vec<u8>> = Vec::with_capacity(PAGE_SIZE + 1);
     let every = sim.cfg.duplicate_every;
     if every > 0 && state.page > 0 && state.page as u64 % every == 0 {
         // A real-world wart: the previous page's last entry served again.
         if let Some(prev) = (range.start..pos).rev().find(|i| stream.visible(*i, now)) {
-            entries.push(stream.entry(prev));
+            entries.push(stream.served(prev));
         }
     }
     let mut served = entries.len();
     while pos < range.end && served < PAGE_SIZE {
         if stream.visible(pos, now) {
-            entries.push(stream.entry(pos));
+            entries.push(stream.served(pos));
             served += 1;
         }
         pos += 1;
@@ -292,15 +311,16 @@ async fn list_logs(
         stream.timeline.tag,
         pos ^ from_us as u64,
     ));
-    let body = format!(
-        "{{\"requestId\":\"{id}\",\"records\":{records},\"logEntries\":[{}]}}",
-        entries.join(",")
-    );
+    let mut body =
+        format!("{{\"requestId\":\"{id}\",\"records\":{records},\"logEntries\":[").into_bytes();
+    body.extend_from_slice(&entries.join(&b","[..]));
+    body.extend_from_slice(b"]}");
     ([("content-type", "application/json")], body).into_response()
 }
 
 /// Ground truth for one log type: the well-formed (or, with `malformed`, the
-/// malformed) entries with `from ≤ eventTime < to` served at `now_us`.
+/// malformed) entries with `from ≤ eventTime < to` served at `now_us`. Entries
+/// served with a byte that is not UTF-8 are in neither: see [`truth_bad_utf8`].
 pub fn truth(
     sim: &SimState,
     log_type: &str,
@@ -316,7 +336,28 @@ pub fn truth(
     stream
         .range(from.timestamp_micros(), to.timestamp_micros(), now_us)
         .filter(|i| stream.visible(*i, now_us) && stream.malformed(*i) == malformed)
+        .filter(|i| !stream.bad_utf8(*i))
         .map(|i| stream.entry(i))
+        .collect()
+}
+
+/// The entries of `log_type` in the same range served with a byte that is not
+/// UTF-8 (`bad_utf8_every`), as their exact bytes.
+pub fn truth_bad_utf8(
+    sim: &SimState,
+    log_type: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now_us: i64,
+) -> Vec<Vec<u8>> {
+    let Some(lt) = LOG_TYPES.iter().find(|t| **t == log_type) else {
+        return Vec::new();
+    };
+    let stream = Stream::new(sim, lt);
+    stream
+        .range(from.timestamp_micros(), to.timestamp_micros(), now_us)
+        .filter(|i| stream.visible(*i, now_us) && stream.bad_utf8(*i))
+        .map(|i| stream.served(i))
         .collect()
 }
 

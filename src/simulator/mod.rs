@@ -8,6 +8,7 @@ pub mod gen;
 pub mod genesys;
 pub mod gong;
 
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use faults::{Bucket, Faults, RollingWindow, Stats, StatsSnapshot};
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub struct SimConfig {
     pub late: Option<LateEvents>,
     /// Every Nth record is malformed (bad timestamp or wrong types); 0 = none.
     pub malformed_every: u64,
+    /// Every Nth Gong entry has a 0xff byte inside a string, so the page is not
+    /// UTF-8 (`gong_bad_utf8` lists them); 0 = none.
+    pub bad_utf8_every: u64,
     /// Every Nth Gong page repeats the previous page's last entry; 0 = never.
     pub duplicate_every: u64,
     /// Every Nth Genesys message changes whenever the revision is bumped; 0 = none.
@@ -104,6 +108,7 @@ impl SimConfig {
             token_ttl: Duration::from_secs(86_400),
             late: None,
             malformed_every: 0,
+            bad_utf8_every: 0,
             duplicate_every: 0,
             changed_every: 0,
             fail_first_transactions: 0,
@@ -266,6 +271,17 @@ impl SimHandle {
         gong::truth(&self.state, log_type, from, to, now_us(), true)
     }
 
+    /// The Gong entries served in the same range with a byte that is not UTF-8,
+    /// as their exact bytes (in neither `gong_truth` nor `gong_malformed`).
+    pub fn gong_bad_utf8(
+        &self,
+        log_type: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<Vec<u8>> {
+        gong::truth_bad_utf8(&self.state, log_type, from, to, now_us())
+    }
+
     /// Ground truth: every well-formed Genesys message (as served with
     /// `expand=user`) with `from ≤ eventDate < to` served now, as JSON text.
     pub fn genesys_truth(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
@@ -279,7 +295,8 @@ impl SimHandle {
 
     /// Writes every record served now, one JSON object per line:
     /// `{"source":"gong","log_type":…,"entry":{…}}` or `{"source":"genesys","message":{…}}`,
-    /// plus `"malformed": true` on the malformed ones.
+    /// plus `"malformed": true` on the malformed ones; a Gong entry that is not
+    /// UTF-8 as `"entry_base64":"…"` (standard base64 of its bytes).
     pub fn write_truth(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let (from, to) = (
             self.state.cfg.origin,
@@ -294,6 +311,12 @@ impl SimHandle {
                         "{{\"source\":\"gong\",\"log_type\":\"{lt}\",\"entry\":{e}{extra}}}"
                     )?;
                 }
+            }
+        }
+        for lt in crate::config::GONG_LOG_TYPES {
+            for e in gong::truth_bad_utf8(&self.state, lt, from, to, now_us()) {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(e);
+                writeln!(out, "{{\"source\":\"gong\",\"log_type\":\"{lt}\",\"entry_base64\":\"{b64}\",\"malformed\":true}}")?;
             }
         }
         for malformed in [false, true] {

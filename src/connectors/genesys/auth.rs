@@ -51,18 +51,11 @@ impl GenesysConnector {
     }
 
     pub(super) fn judge_token(&self, r: &Reply, what: &str) -> Verdict<(String, u64)> {
-        #[derive(Deserialize)]
-        struct Token {
-            access_token: String,
-            expires_in: Option<u64>,
-        }
         match r.status {
-            StatusCode::OK => match serde_json::from_slice::<Token>(&r.body) {
-                Ok(t) if !t.access_token.is_empty() => {
-                    Verdict::Done((t.access_token, t.expires_in.unwrap_or(86_400)))
-                }
+            StatusCode::OK => match parse_token(&r.body) {
+                Some(t) => Verdict::Done(t),
                 // Never quote this body: it may hold a token.
-                _ => Verdict::Retry("the token response has no access_token".into()),
+                None => Verdict::Retry("the token response has no access_token".into()),
             },
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 Verdict::Fail(HttpError::Auth {
@@ -126,4 +119,21 @@ impl GenesysConnector {
             }
         }
     }
+}
+
+/// The longest token lifetime believed: `expires_in` beyond it (up to
+/// `u64::MAX` on the wire) would overflow the refresh instant.
+const MAX_TOKEN_LIFE: u64 = 366 * 86_400;
+
+/// An `/oauth/token` answer: the access token (non-empty) and its lifetime in
+/// seconds (a day when absent, at most [`MAX_TOKEN_LIFE`]).
+pub(super) fn parse_token(body: &[u8]) -> Option<(String, u64)> {
+    #[derive(Deserialize)]
+    struct Token {
+        access_token: String,
+        expires_in: Option<u64>,
+    }
+    let t = serde_json::from_slice::<Token>(body).ok()?;
+    let life = t.expires_in.unwrap_or(86_400).min(MAX_TOKEN_LIFE);
+    (!t.access_token.is_empty()).then_some((t.access_token, life))
 }

@@ -1,8 +1,74 @@
-//! Mapping one Genesys `AuditLogMessage` to a row: the fields the mirror derives
-//! from `raw_json` are only type-checked; absent or null is fine, a wrong type
-//! rejects the message with the field named.
+//! Results and realtime pages, and mapping one Genesys `AuditLogMessage` to a
+//! row: the fields the mirror derives from `raw_json` are only type-checked;
+//! absent or null is fine, a wrong type rejects the message with the field named.
 
 use super::*;
+use crate::connectors::gong::lossy::Lossy;
+
+/// `cursor` is kept as text until it is known to be UTF-8 (see [`parse_page`]).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultsPage<'a> {
+    #[serde(borrow)]
+    entities: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    cursor: Option<&'a RawValue>,
+    page_count: Option<u64>,
+}
+
+/// Parses a results (or realtime) page: each message is sliced out, then mapped.
+///
+/// A body that is not UTF-8 throughout is read again with each bad byte as `?`
+/// (`gong::lossy`): a message holding a bad byte is rejected with its bytes in
+/// base64, the others are mapped. Bad bytes in the cursor, or a body that is
+/// not JSON even so, make the page unreadable as a whole.
+pub(super) fn parse_page(body: &[u8]) -> Result<Fetch, serde_json::Error> {
+    let err = match serde_json::from_slice::<ResultsPage<'_>>(body) {
+        Ok(page) => return map_page(page, None),
+        Err(e) => e,
+    };
+    let Some(lossy) = Lossy::new(body) else {
+        return Err(err);
+    };
+    let Ok(page) = serde_json::from_str::<ResultsPage<'_>>(lossy.text()) else {
+        return Err(err);
+    };
+    if page.cursor.is_some_and(|c| !lossy.is_clean(body, c.get())) {
+        return Err(de::Error::custom(format!(
+            "the cursor is not valid UTF-8 ({err})"
+        )));
+    }
+    map_page(page, Some((&lossy, body)))
+}
+
+/// Maps a parsed page; `lossy` when it was parsed from a repaired copy of `body`.
+fn map_page(
+    page: ResultsPage<'_>,
+    lossy: Option<(&Lossy, &[u8])>,
+) -> Result<Fetch, serde_json::Error> {
+    let cursor: Option<String> = match page.cursor {
+        Some(c) => serde_json::from_str(c.get())?,
+        None => None,
+    };
+    let entities = page.entities.unwrap_or_default();
+    let (mut rows, mut rejected) = (Vec::with_capacity(entities.len()), Vec::new());
+    for raw in &entities {
+        let checked = lossy.map_or(Ok(()), |(l, body)| l.check(body, raw.get(), "message"));
+        match checked.and_then(|()| map_message(raw.get())) {
+            Ok(row) => rows.push(row),
+            Err(r) => rejected.push(r),
+        }
+    }
+    Ok(Fetch {
+        page: Page {
+            rows: PageRows::Genesys(rows),
+            rejected,
+        },
+        count: entities.len(),
+        cursor: cursor.filter(|c| !c.is_empty()),
+        page_count: page.page_count,
+    })
+}
 
 // ---------------------------------------------------------------------------
 // Mapping one message. Fields the mirror derives from `raw_json` are only

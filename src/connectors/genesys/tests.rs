@@ -7,6 +7,8 @@ use chrono::DurationRound;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+mod pages;
+
 /// The real example from the Genesys Community (research §1.3), plus a user
 /// name, a message and an initiating action.
 const MESSAGE: &str = r#"{

@@ -1,5 +1,13 @@
 use super::*;
+use crate::record::GongRow;
+use crate::time::fmt_utc;
 use proptest::prelude::*;
+use serde_json::Value;
+
+mod canonical_form;
+pub(crate) mod fuzz;
+mod golden;
+mod not_utf8;
 
 const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.example","userFullName":"Jon Snow",
  "eventTime":"2018-02-17T02:30:00-08:00",
