@@ -407,3 +407,29 @@ proptest::proptest! {
         proptest::prop_assert_eq!(Start::At(at).resolve(now), at);
     }
 }
+
+#[test]
+fn oversized_secret_files_are_refused_not_read_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, "x".repeat(64 * 1024 + 1)).unwrap();
+    let mut paths = vec![big.display().to_string()];
+    if cfg!(unix) {
+        paths.push("/dev/zero".to_owned());
+    }
+    for p in paths {
+        let src = format!("[[gong]]\nname = \"acme\"\nbearer_token_file = \"{p}\"\n");
+        fails_at(
+            &src,
+            3,
+            "gong[acme].bearer_token_file",
+            "larger than 64 KiB",
+        );
+    }
+    std::fs::write(&big, "x".repeat(64 * 1024)).unwrap();
+    let src = format!(
+        "[[gong]]\nname = \"acme\"\nbearer_token_file = \"{}\"\n",
+        big.display()
+    );
+    assert!(parse(&src).is_ok());
+}
