@@ -5,8 +5,8 @@
 use super::*;
 
 // ---------------------------------------------------------------------------
-// The file as written. Stream settings appear in `[defaults]` and in every
-// account, so one macro declares them for all three tables.
+// The file as written. Stream settings and HTTP limits appear in `[defaults]`
+// and in every account, so one macro declares them for all three tables.
 
 macro_rules! table_with_settings {
     ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
@@ -20,6 +20,9 @@ macro_rules! table_with_settings {
             start: Option<Spanned<toml::Value>>,
             window: Option<Spanned<String>>,
             window_records: Option<Spanned<i64>>,
+            max_body_mb: Option<Spanned<i64>>,
+            response_timeout: Option<Spanned<String>>,
+            total_timeout: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -31,6 +34,9 @@ macro_rules! table_with_settings {
                     start: self.start.as_ref(),
                     window: self.window.as_ref(),
                     window_records: self.window_records.as_ref(),
+                    max_body_mb: self.max_body_mb.as_ref(),
+                    response_timeout: self.response_timeout.as_ref(),
+                    total_timeout: self.total_timeout.as_ref(),
                 }
             }
         }
@@ -106,6 +112,9 @@ pub(super) struct Overrides<'a> {
     pub(super) start: Option<&'a Spanned<toml::Value>>,
     pub(super) window: Option<&'a Spanned<String>>,
     pub(super) window_records: Option<&'a Spanned<i64>>,
+    pub(super) max_body_mb: Option<&'a Spanned<i64>>,
+    pub(super) response_timeout: Option<&'a Spanned<String>>,
+    pub(super) total_timeout: Option<&'a Spanned<String>>,
 }
 
 /// The three spellings of one secret key.
@@ -364,6 +373,7 @@ impl Ctx<'_> {
             u32::MAX as i64,
         )? as u32;
         let settings = self.settings(&t, r.overrides(), defaults)?;
+        let limits = self.limits(&t, r.overrides(), defaults)?;
         Ok(GongAccount {
             name,
             base_url,
@@ -372,6 +382,7 @@ impl Ctx<'_> {
             requests_per_second,
             daily_request_budget,
             settings,
+            limits,
         })
     }
 
@@ -479,6 +490,7 @@ impl Ctx<'_> {
             }
         };
         let settings = self.settings(&t, r.overrides(), defaults)?;
+        let limits = self.limits(&t, r.overrides(), defaults)?;
         Ok(GenesysAccount {
             name,
             region,
@@ -490,6 +502,7 @@ impl Ctx<'_> {
             requests_per_minute,
             mode,
             settings,
+            limits,
         })
     }
 
