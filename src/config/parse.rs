@@ -287,71 +287,8 @@ impl Ctx<'_> {
             Some(u) => self.base_url(u, &format!("{t}.base_url"))?,
             None => "https://api.gong.io".to_owned(),
         };
-        let basic_key = SecretKeys {
-            key: "access_key",
-            inline: &r.access_key,
-            file: &r.access_key_file,
-            env: &r.access_key_env,
-        };
-        let basic_secret = SecretKeys {
-            key: "access_key_secret",
-            inline: &r.access_key_secret,
-            file: &r.access_key_secret_file,
-            env: &r.access_key_secret_env,
-        };
-        let bearer = SecretKeys {
-            key: "bearer_token",
-            inline: &r.bearer_token,
-            file: &r.bearer_token_file,
-            env: &r.bearer_token_env,
-        };
-        let auth = if bearer.given() {
-            if basic_key.given() || basic_secret.given() {
-                return Err(self.err(
-                    g.span(),
-                    format!("{t}.bearer_token"),
-                    "give either bearer_token or access_key + access_key_secret, not both",
-                ));
-            }
-            GongAuth::Bearer {
-                token: self.secret(&t, g.span(), &bearer)?,
-            }
-        } else {
-            GongAuth::Basic {
-                access_key: self.secret(&t, g.span(), &basic_key)?,
-                access_key_secret: self.secret(&t, g.span(), &basic_secret)?,
-            }
-        };
-        let log_types = match &r.log_types {
-            None => GONG_LOG_TYPES.iter().map(|s| s.to_string()).collect(),
-            Some(list) => {
-                let key = format!("{t}.log_types");
-                if list.get_ref().is_empty() {
-                    return Err(self.err(list.span(), key, format!("is empty: leave it out for all five, or list some of {GONG_LOG_TYPES:?}")));
-                }
-                let mut seen = HashSet::new();
-                for lt in list.get_ref() {
-                    if !GONG_LOG_TYPES.contains(&lt.get_ref().as_str()) {
-                        return Err(self.err(
-                            lt.span(),
-                            key,
-                            format!(
-                                "`{}` is not a Gong log type; use one of {GONG_LOG_TYPES:?}",
-                                lt.get_ref()
-                            ),
-                        ));
-                    }
-                    if !seen.insert(lt.get_ref().clone()) {
-                        return Err(self.err(
-                            lt.span(),
-                            key,
-                            format!("`{}` is listed twice", lt.get_ref()),
-                        ));
-                    }
-                }
-                list.get_ref().iter().map(|s| s.get_ref().clone()).collect()
-            }
-        };
+        let auth = self.gong_auth(&t, g)?;
+        let log_types = self.log_types(&t, r.log_types.as_ref())?;
         let requests_per_second = match &r.requests_per_second {
             None => 2.5,
             Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
@@ -390,58 +327,7 @@ impl Ctx<'_> {
         let r = g.get_ref();
         let name = self.name("genesys", &r.name)?;
         let t = format!("genesys[{name}]");
-        let (region, api_base_url, login_base_url) = match (&r.region, &r.api_base_url) {
-            (Some(reg), Some(_)) => {
-                return Err(self.err(
-                    reg.span(),
-                    format!("{t}.region"),
-                    "give either region or api_base_url + login_base_url, not both",
-                ))
-            }
-            (Some(reg), None) => {
-                let v = reg.get_ref().trim();
-                let domain = GENESYS_REGIONS
-                    .iter()
-                    .find(|(aws, domain)| *domain == v || aws.replace('_', "-") == v.replace('_', "-"))
-                    .map(|(_, d)| *d)
-                    .ok_or_else(|| {
-                        let known: Vec<_> = GENESYS_REGIONS.iter().map(|(_, d)| *d).collect();
-                        self.err(reg.span(), format!("{t}.region"), format!("`{v}` is not a Genesys Cloud region; use one of {known:?}, or set api_base_url and login_base_url"))
-                    })?;
-                if r.login_base_url.is_some() {
-                    return Err(self.err(
-                        reg.span(),
-                        format!("{t}.login_base_url"),
-                        "login_base_url goes with api_base_url, not with region",
-                    ));
-                }
-                (
-                    Some(domain.to_owned()),
-                    format!("https://api.{domain}"),
-                    format!("https://login.{domain}"),
-                )
-            }
-            (None, Some(api)) => {
-                let api_url = self.base_url(api, &format!("{t}.api_base_url"))?;
-                let login = match &r.login_base_url {
-                    Some(l) => self.base_url(l, &format!("{t}.login_base_url"))?,
-                    None if api_url.contains("//api.") => api_url.replacen("//api.", "//login.", 1),
-                    None => {
-                        return Err(self.err(
-                            api.span(),
-                            format!("{t}.login_base_url"),
-                            "missing: with this api_base_url, also set login_base_url",
-                        ))
-                    }
-                };
-                (None, api_url, login)
-            }
-            (None, None) => return Err(self.err(
-                g.span(),
-                format!("{t}.region"),
-                "missing: set region (e.g. \"mypurecloud.ie\") or api_base_url + login_base_url",
-            )),
-        };
+        let (region, api_base_url, login_base_url) = self.genesys_endpoints(&t, g)?;
         let client_id = match &r.client_id {
             Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
             Some(c) => return Err(self.err(c.span(), format!("{t}.client_id"), "must not be empty")),
@@ -504,6 +390,140 @@ impl Ctx<'_> {
             settings,
             limits,
         })
+    }
+
+    fn gong_auth(&self, t: &str, g: &Spanned<RawGong>) -> Res<GongAuth> {
+        let r = g.get_ref();
+        let basic_key = SecretKeys {
+            key: "access_key",
+            inline: &r.access_key,
+            file: &r.access_key_file,
+            env: &r.access_key_env,
+        };
+        let basic_secret = SecretKeys {
+            key: "access_key_secret",
+            inline: &r.access_key_secret,
+            file: &r.access_key_secret_file,
+            env: &r.access_key_secret_env,
+        };
+        let bearer = SecretKeys {
+            key: "bearer_token",
+            inline: &r.bearer_token,
+            file: &r.bearer_token_file,
+            env: &r.bearer_token_env,
+        };
+        if bearer.given() {
+            if basic_key.given() || basic_secret.given() {
+                return Err(self.err(
+                    g.span(),
+                    format!("{t}.bearer_token"),
+                    "give either bearer_token or access_key + access_key_secret, not both",
+                ));
+            }
+            Ok(GongAuth::Bearer {
+                token: self.secret(t, g.span(), &bearer)?,
+            })
+        } else {
+            Ok(GongAuth::Basic {
+                access_key: self.secret(t, g.span(), &basic_key)?,
+                access_key_secret: self.secret(t, g.span(), &basic_secret)?,
+            })
+        }
+    }
+
+    fn log_types(&self, t: &str, list: Option<&Spanned<Vec<Spanned<String>>>>) -> Res<Vec<String>> {
+        match list {
+            None => Ok(GONG_LOG_TYPES.iter().map(|s| s.to_string()).collect()),
+            Some(list) => {
+                let key = format!("{t}.log_types");
+                if list.get_ref().is_empty() {
+                    return Err(self.err(list.span(), key, format!("is empty: leave it out for all five, or list some of {GONG_LOG_TYPES:?}")));
+                }
+                let mut seen = HashSet::new();
+                for lt in list.get_ref() {
+                    if !GONG_LOG_TYPES.contains(&lt.get_ref().as_str()) {
+                        return Err(self.err(
+                            lt.span(),
+                            key,
+                            format!(
+                                "`{}` is not a Gong log type; use one of {GONG_LOG_TYPES:?}",
+                                lt.get_ref()
+                            ),
+                        ));
+                    }
+                    if !seen.insert(lt.get_ref().clone()) {
+                        return Err(self.err(
+                            lt.span(),
+                            key,
+                            format!("`{}` is listed twice", lt.get_ref()),
+                        ));
+                    }
+                }
+                Ok(list.get_ref().iter().map(|s| s.get_ref().clone()).collect())
+            }
+        }
+    }
+
+    /// The region, API base URL and login base URL of a Genesys account.
+    fn genesys_endpoints(
+        &self,
+        t: &str,
+        g: &Spanned<RawGenesys>,
+    ) -> Res<(Option<String>, String, String)> {
+        let r = g.get_ref();
+        let endpoints = match (&r.region, &r.api_base_url) {
+            (Some(reg), Some(_)) => {
+                return Err(self.err(
+                    reg.span(),
+                    format!("{t}.region"),
+                    "give either region or api_base_url + login_base_url, not both",
+                ))
+            }
+            (Some(reg), None) => {
+                let v = reg.get_ref().trim();
+                let domain = GENESYS_REGIONS
+                    .iter()
+                    .find(|(aws, domain)| *domain == v || aws.replace('_', "-") == v.replace('_', "-"))
+                    .map(|(_, d)| *d)
+                    .ok_or_else(|| {
+                        let known: Vec<_> = GENESYS_REGIONS.iter().map(|(_, d)| *d).collect();
+                        self.err(reg.span(), format!("{t}.region"), format!("`{v}` is not a Genesys Cloud region; use one of {known:?}, or set api_base_url and login_base_url"))
+                    })?;
+                if r.login_base_url.is_some() {
+                    return Err(self.err(
+                        reg.span(),
+                        format!("{t}.login_base_url"),
+                        "login_base_url goes with api_base_url, not with region",
+                    ));
+                }
+                (
+                    Some(domain.to_owned()),
+                    format!("https://api.{domain}"),
+                    format!("https://login.{domain}"),
+                )
+            }
+            (None, Some(api)) => {
+                let api_url = self.base_url(api, &format!("{t}.api_base_url"))?;
+                let login = match &r.login_base_url {
+                    Some(l) => self.base_url(l, &format!("{t}.login_base_url"))?,
+                    None if api_url.contains("//api.") => api_url.replacen("//api.", "//login.", 1),
+                    None => {
+                        return Err(self.err(
+                            api.span(),
+                            format!("{t}.login_base_url"),
+                            "missing: with this api_base_url, also set login_base_url",
+                        ))
+                    }
+                };
+                (None, api_url, login)
+            }
+            (None, None) => return Err(self.err(
+                g.span(),
+                format!("{t}.region"),
+                "missing: set region (e.g. \"mypurecloud.ie\") or api_base_url + login_base_url",
+            )),
+        };
+        Ok(endpoints)
     }
 
     pub(super) fn int_in(
