@@ -55,6 +55,12 @@ pub const MAX_LOOKBACK: Duration = Duration::from_secs(30 * 86_400);
 pub const MAX_SETTLE: Duration = Duration::from_secs(86_400);
 /// Furthest back a first sync may `start`: 100 years (`100y`, 36525 days).
 pub const MAX_START_AGO: Duration = Duration::from_secs(36_525 * 86_400);
+/// Largest `max_body_mb`.
+pub const MAX_BODY_MB: u64 = 1024;
+/// Longest `response_timeout`.
+pub const MAX_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Longest `total_timeout`.
+pub const MAX_TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -165,6 +171,31 @@ impl std::fmt::Display for Start {
     }
 }
 
+/// Limits on one account's HTTP requests (`max_body_mb`, `response_timeout`,
+/// `total_timeout`); `[defaults]` overridden per account.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HttpLimits {
+    /// A response body larger than this is refused.
+    pub max_body_bytes: u64,
+    /// Deadline on one whole response, headers and body.
+    pub response_timeout: Duration,
+    /// Total time one request may take across all its retries.
+    pub total_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            max_body_bytes: 32 * MIB,
+            response_timeout: Duration::from_secs(60),
+            total_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Bytes in one `max_body_mb`.
+pub const MIB: u64 = 1024 * 1024;
+
 /// A secret and where it came from. Its value never reaches `Debug` or `Display`.
 #[derive(Debug, Clone)]
 pub struct Secret {
@@ -224,6 +255,7 @@ pub struct GongAccount {
     pub requests_per_second: f64,
     pub daily_request_budget: u32,
     pub settings: StreamSettings,
+    pub limits: HttpLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -241,6 +273,7 @@ pub struct GenesysAccount {
     pub requests_per_minute: u32,
     pub mode: GenesysMode,
     pub settings: StreamSettings,
+    pub limits: HttpLimits,
 }
 
 /// Which Genesys endpoint an account reads.
@@ -347,7 +380,7 @@ impl Config {
                 "log_types = {:?}\nrequests_per_second = {}\ndaily_request_budget = {}",
                 g.log_types, g.requests_per_second, g.daily_request_budget
             );
-            render_settings(&mut out, &g.settings);
+            render_settings(&mut out, &g.settings, &g.limits);
         }
         for g in &self.genesys {
             let _ = writeln!(out, "\n[[genesys]]\nname = {:?}", g.name);
@@ -359,13 +392,13 @@ impl Config {
                 "api_base_url = {:?}\nlogin_base_url = {:?}\nclient_id = {:?}\nclient_secret = \"{}\"\nservices = {:?}\nrequests_per_minute = {}\nmode = {:?}",
                 g.api_base_url, g.login_base_url, g.client_id, g.client_secret, g.services, g.requests_per_minute, g.mode.as_str()
             );
-            render_settings(&mut out, &g.settings);
+            render_settings(&mut out, &g.settings, &g.limits);
         }
         out
     }
 }
 
-fn render_settings(out: &mut String, s: &StreamSettings) {
+fn render_settings(out: &mut String, s: &StreamSettings, l: &HttpLimits) {
     let _ = writeln!(
         out,
         "schedule = {:?}\nlookback = {:?}\nsettle = {:?}\nstart = {:?}\nwindow = {:?}\nwindow_records = {}",
@@ -375,6 +408,13 @@ fn render_settings(out: &mut String, s: &StreamSettings) {
         s.start.to_string(),
         fmt_duration(s.window),
         s.window_records
+    );
+    let _ = writeln!(
+        out,
+        "max_body_mb = {}\nresponse_timeout = {:?}\ntotal_timeout = {:?}",
+        l.max_body_bytes / MIB,
+        fmt_duration(l.response_timeout),
+        fmt_duration(l.total_timeout)
     );
 }
 

@@ -5,8 +5,8 @@
 use super::*;
 
 // ---------------------------------------------------------------------------
-// The file as written. Stream settings appear in `[defaults]` and in every
-// account, so one macro declares them for all three tables.
+// The file as written. Stream settings and HTTP limits appear in `[defaults]`
+// and in every account, so one macro declares them for all three tables.
 
 macro_rules! table_with_settings {
     ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
@@ -20,6 +20,9 @@ macro_rules! table_with_settings {
             start: Option<Spanned<toml::Value>>,
             window: Option<Spanned<String>>,
             window_records: Option<Spanned<i64>>,
+            max_body_mb: Option<Spanned<i64>>,
+            response_timeout: Option<Spanned<String>>,
+            total_timeout: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -31,6 +34,9 @@ macro_rules! table_with_settings {
                     start: self.start.as_ref(),
                     window: self.window.as_ref(),
                     window_records: self.window_records.as_ref(),
+                    max_body_mb: self.max_body_mb.as_ref(),
+                    response_timeout: self.response_timeout.as_ref(),
+                    total_timeout: self.total_timeout.as_ref(),
                 }
             }
         }
@@ -106,6 +112,9 @@ pub(super) struct Overrides<'a> {
     pub(super) start: Option<&'a Spanned<toml::Value>>,
     pub(super) window: Option<&'a Spanned<String>>,
     pub(super) window_records: Option<&'a Spanned<i64>>,
+    pub(super) max_body_mb: Option<&'a Spanned<i64>>,
+    pub(super) response_timeout: Option<&'a Spanned<String>>,
+    pub(super) total_timeout: Option<&'a Spanned<String>>,
 }
 
 /// The three spellings of one secret key.
@@ -278,6 +287,113 @@ impl Ctx<'_> {
             Some(u) => self.base_url(u, &format!("{t}.base_url"))?,
             None => "https://api.gong.io".to_owned(),
         };
+        let auth = self.gong_auth(&t, g)?;
+        let log_types = self.log_types(&t, r.log_types.as_ref())?;
+        let requests_per_second = match &r.requests_per_second {
+            None => 2.5,
+            Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
+                *v.get_ref()
+            }
+            Some(v) => {
+                return Err(self.err(
+                    v.span(),
+                    format!("{t}.requests_per_second"),
+                    "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
+                ))
+            }
+        };
+        let daily_request_budget = self.int_in(
+            r.daily_request_budget.as_ref(),
+            &format!("{t}.daily_request_budget"),
+            10_000,
+            1,
+            u32::MAX as i64,
+        )? as u32;
+        let settings = self.settings(&t, r.overrides(), defaults)?;
+        let limits = self.limits(&t, r.overrides(), defaults)?;
+        Ok(GongAccount {
+            name,
+            base_url,
+            auth,
+            log_types,
+            requests_per_second,
+            daily_request_budget,
+            settings,
+            limits,
+        })
+    }
+
+    fn genesys(&self, g: &Spanned<RawGenesys>, defaults: Overrides<'_>) -> Res<GenesysAccount> {
+        let r = g.get_ref();
+        let name = self.name("genesys", &r.name)?;
+        let t = format!("genesys[{name}]");
+        let (region, api_base_url, login_base_url) = self.genesys_endpoints(&t, g)?;
+        let client_id = match &r.client_id {
+            Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
+            Some(c) => return Err(self.err(c.span(), format!("{t}.client_id"), "must not be empty")),
+            None => return Err(self.err(g.span(), format!("{t}.client_id"), "missing: the OAuth client id of a client-credentials client with audits:audit:view")),
+        };
+        let client_secret = self.secret(
+            &t,
+            g.span(),
+            &SecretKeys {
+                key: "client_secret",
+                inline: &r.client_secret,
+                file: &r.client_secret_file,
+                env: &r.client_secret_env,
+            },
+        )?;
+        let mut services = Vec::new();
+        if let Some(list) = &r.services {
+            for s in list.get_ref() {
+                let v = s.get_ref().trim();
+                if v.is_empty() || services.iter().any(|o| o == v) {
+                    return Err(self.err(
+                        s.span(),
+                        format!("{t}.services"),
+                        format!("`{v}` is empty or listed twice"),
+                    ));
+                }
+                services.push(v.to_owned());
+            }
+        }
+        let requests_per_minute = self.int_in(
+            r.requests_per_minute.as_ref(),
+            &format!("{t}.requests_per_minute"),
+            300,
+            1,
+            100_000,
+        )? as u32;
+        let mode = match r.mode.as_ref().map(|m| (m, m.get_ref().trim())) {
+            None | Some((_, "history")) => GenesysMode::History,
+            Some((_, "realtime")) => GenesysMode::Realtime,
+            Some((m, other)) => {
+                return Err(self.err(
+                    m.span(),
+                    format!("{t}.mode"),
+                    format!("`{other}` is not a mode: use \"history\" (default) or \"realtime\" (last 14 days)"),
+                ))
+            }
+        };
+        let settings = self.settings(&t, r.overrides(), defaults)?;
+        let limits = self.limits(&t, r.overrides(), defaults)?;
+        Ok(GenesysAccount {
+            name,
+            region,
+            api_base_url,
+            login_base_url,
+            client_id,
+            client_secret,
+            services,
+            requests_per_minute,
+            mode,
+            settings,
+            limits,
+        })
+    }
+
+    fn gong_auth(&self, t: &str, g: &Spanned<RawGong>) -> Res<GongAuth> {
+        let r = g.get_ref();
         let basic_key = SecretKeys {
             key: "access_key",
             inline: &r.access_key,
@@ -296,7 +412,7 @@ impl Ctx<'_> {
             file: &r.bearer_token_file,
             env: &r.bearer_token_env,
         };
-        let auth = if bearer.given() {
+        if bearer.given() {
             if basic_key.given() || basic_secret.given() {
                 return Err(self.err(
                     g.span(),
@@ -304,17 +420,20 @@ impl Ctx<'_> {
                     "give either bearer_token or access_key + access_key_secret, not both",
                 ));
             }
-            GongAuth::Bearer {
-                token: self.secret(&t, g.span(), &bearer)?,
-            }
+            Ok(GongAuth::Bearer {
+                token: self.secret(t, g.span(), &bearer)?,
+            })
         } else {
-            GongAuth::Basic {
-                access_key: self.secret(&t, g.span(), &basic_key)?,
-                access_key_secret: self.secret(&t, g.span(), &basic_secret)?,
-            }
-        };
-        let log_types = match &r.log_types {
-            None => GONG_LOG_TYPES.iter().map(|s| s.to_string()).collect(),
+            Ok(GongAuth::Basic {
+                access_key: self.secret(t, g.span(), &basic_key)?,
+                access_key_secret: self.secret(t, g.span(), &basic_secret)?,
+            })
+        }
+    }
+
+    fn log_types(&self, t: &str, list: Option<&Spanned<Vec<Spanned<String>>>>) -> Res<Vec<String>> {
+        match list {
+            None => Ok(GONG_LOG_TYPES.iter().map(|s| s.to_string()).collect()),
             Some(list) => {
                 let key = format!("{t}.log_types");
                 if list.get_ref().is_empty() {
@@ -340,46 +459,19 @@ impl Ctx<'_> {
                         ));
                     }
                 }
-                list.get_ref().iter().map(|s| s.get_ref().clone()).collect()
+                Ok(list.get_ref().iter().map(|s| s.get_ref().clone()).collect())
             }
-        };
-        let requests_per_second = match &r.requests_per_second {
-            None => 2.5,
-            Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
-                *v.get_ref()
-            }
-            Some(v) => {
-                return Err(self.err(
-                    v.span(),
-                    format!("{t}.requests_per_second"),
-                    "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
-                ))
-            }
-        };
-        let daily_request_budget = self.int_in(
-            r.daily_request_budget.as_ref(),
-            &format!("{t}.daily_request_budget"),
-            10_000,
-            1,
-            u32::MAX as i64,
-        )? as u32;
-        let settings = self.settings(&t, r.overrides(), defaults)?;
-        Ok(GongAccount {
-            name,
-            base_url,
-            auth,
-            log_types,
-            requests_per_second,
-            daily_request_budget,
-            settings,
-        })
+        }
     }
 
-    fn genesys(&self, g: &Spanned<RawGenesys>, defaults: Overrides<'_>) -> Res<GenesysAccount> {
+    /// The region, API base URL and login base URL of a Genesys account.
+    fn genesys_endpoints(
+        &self,
+        t: &str,
+        g: &Spanned<RawGenesys>,
+    ) -> Res<(Option<String>, String, String)> {
         let r = g.get_ref();
-        let name = self.name("genesys", &r.name)?;
-        let t = format!("genesys[{name}]");
-        let (region, api_base_url, login_base_url) = match (&r.region, &r.api_base_url) {
+        let endpoints = match (&r.region, &r.api_base_url) {
             (Some(reg), Some(_)) => {
                 return Err(self.err(
                     reg.span(),
@@ -431,66 +523,7 @@ impl Ctx<'_> {
                 "missing: set region (e.g. \"mypurecloud.ie\") or api_base_url + login_base_url",
             )),
         };
-        let client_id = match &r.client_id {
-            Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
-            Some(c) => return Err(self.err(c.span(), format!("{t}.client_id"), "must not be empty")),
-            None => return Err(self.err(g.span(), format!("{t}.client_id"), "missing: the OAuth client id of a client-credentials client with audits:audit:view")),
-        };
-        let client_secret = self.secret(
-            &t,
-            g.span(),
-            &SecretKeys {
-                key: "client_secret",
-                inline: &r.client_secret,
-                file: &r.client_secret_file,
-                env: &r.client_secret_env,
-            },
-        )?;
-        let mut services = Vec::new();
-        if let Some(list) = &r.services {
-            for s in list.get_ref() {
-                let v = s.get_ref().trim();
-                if v.is_empty() || services.iter().any(|o| o == v) {
-                    return Err(self.err(
-                        s.span(),
-                        format!("{t}.services"),
-                        format!("`{v}` is empty or listed twice"),
-                    ));
-                }
-                services.push(v.to_owned());
-            }
-        }
-        let requests_per_minute = self.int_in(
-            r.requests_per_minute.as_ref(),
-            &format!("{t}.requests_per_minute"),
-            300,
-            1,
-            100_000,
-        )? as u32;
-        let mode = match r.mode.as_ref().map(|m| (m, m.get_ref().trim())) {
-            None | Some((_, "history")) => GenesysMode::History,
-            Some((_, "realtime")) => GenesysMode::Realtime,
-            Some((m, other)) => {
-                return Err(self.err(
-                    m.span(),
-                    format!("{t}.mode"),
-                    format!("`{other}` is not a mode: use \"history\" (default) or \"realtime\" (last 14 days)"),
-                ))
-            }
-        };
-        let settings = self.settings(&t, r.overrides(), defaults)?;
-        Ok(GenesysAccount {
-            name,
-            region,
-            api_base_url,
-            login_base_url,
-            client_id,
-            client_secret,
-            services,
-            requests_per_minute,
-            mode,
-            settings,
-        })
+        Ok(endpoints)
     }
 
     pub(super) fn int_in(

@@ -37,13 +37,7 @@ impl Ctx<'_> {
                 &expand_credentials_dir(f.get_ref())
                     .map_err(|m| self.err(f.span(), key("_file"), m))?,
             );
-            let text = std::fs::read_to_string(&p).map_err(|e| {
-                self.err(
-                    f.span(),
-                    key("_file"),
-                    format!("cannot read {}: {e}", p.display()),
-                )
-            })?;
+            let text = read_secret_file(&p).map_err(|m| self.err(f.span(), key("_file"), m))?;
             (
                 SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
                 SecretOrigin::File(p),
@@ -73,6 +67,25 @@ impl Ctx<'_> {
         }
         Ok(Secret { value, origin })
     }
+}
+
+/// The longest secret file read: a mistaken path such as `/dev/zero` must not
+/// read until memory runs out.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+fn read_secret_file(p: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(p)
+        .and_then(|f| f.take(MAX_SECRET_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        return Err(format!(
+            "{} is larger than 64 KiB: give the file that holds only the secret",
+            p.display()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", p.display()))
 }
 
 /// Replaces a leading `$CREDENTIALS_DIRECTORY` or `${CREDENTIALS_DIRECTORY}` with

@@ -1,5 +1,6 @@
 //! Stream settings (`schedule`, `lookback`, `settle`, `start`, `window`,
-//! `window_records`): an account's own value, else `[defaults]`, else the
+//! `window_records`) and HTTP limits (`max_body_mb`, `response_timeout`,
+//! `total_timeout`): an account's own value, else `[defaults]`, else the
 //! built-in default, each validated, bounds included, with the key and line of
 //! its error. The bounds also keep every instant the engine computes from them
 //! far inside chrono's range.
@@ -38,6 +39,22 @@ const WINDOW: DurationKey = DurationKey {
     min: MIN_WINDOW,
     max: MAX_GENESYS_WINDOW,
     range: "use 1m to 31d (31d is the longest Genesys audit query)",
+};
+
+const RESPONSE_TIMEOUT: DurationKey = DurationKey {
+    name: "response_timeout",
+    default: Duration::from_secs(60),
+    min: Duration::from_secs(1),
+    max: MAX_RESPONSE_TIMEOUT,
+    range: "use 1s to 10m",
+};
+
+const TOTAL_TIMEOUT: DurationKey = DurationKey {
+    name: "total_timeout",
+    default: Duration::from_secs(120),
+    min: Duration::from_secs(1),
+    max: MAX_TOTAL_TIMEOUT,
+    range: "use 1s to 1h",
 };
 
 /// The value that applies: the account's own (`true`), else the inherited default.
@@ -90,6 +107,45 @@ impl Ctx<'_> {
             start,
             window: self.duration(table, &WINDOW, pick(acct.window, defaults.window))?,
             window_records,
+        })
+    }
+
+    pub(super) fn limits(
+        &self,
+        table: &str,
+        acct: Overrides<'_>,
+        defaults: Overrides<'_>,
+    ) -> Res<HttpLimits> {
+        let max_body_mb = match pick(acct.max_body_mb, defaults.max_body_mb) {
+            None => 32,
+            Some((own, v)) => {
+                let k = key(table, own, "max_body_mb");
+                self.int_in(Some(v), &k, 32, 1, MAX_BODY_MB as i64)? as u64
+            }
+        };
+        let response = pick(acct.response_timeout, defaults.response_timeout);
+        let total = pick(acct.total_timeout, defaults.total_timeout);
+        let response_timeout = self.duration(table, &RESPONSE_TIMEOUT, response)?;
+        let total_timeout = self.duration(table, &TOTAL_TIMEOUT, total)?;
+        // Name the key that was set (both defaults are consistent): the one to change.
+        let set = total
+            .map(|t| ("total_timeout", t))
+            .or(response.map(|r| ("response_timeout", r)));
+        if let Some((name, (own, v))) = set.filter(|_| total_timeout < response_timeout) {
+            return Err(self.err(
+                v.span(),
+                key(table, own, name),
+                format!(
+                    "total_timeout ({}) is shorter than response_timeout ({}): raise total_timeout or lower response_timeout",
+                    fmt_duration(total_timeout),
+                    fmt_duration(response_timeout)
+                ),
+            ));
+        }
+        Ok(HttpLimits {
+            max_body_bytes: max_body_mb * MIB,
+            response_timeout,
+            total_timeout,
         })
     }
 

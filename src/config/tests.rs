@@ -58,7 +58,9 @@ fn example_file_loads_with_documented_defaults() {
     assert_eq!(s.start, Start::Ago(Duration::from_secs(30 * 86_400)));
     assert_eq!(s.window, Duration::from_secs(86_400));
     assert_eq!(s.window_records, 10_000);
+    assert_eq!(g.limits, HttpLimits::default());
     let e = &cfg.genesys[0];
+    assert_eq!(e.limits, HttpLimits::default());
     assert_eq!(e.api_base_url, "https://api.mypurecloud.ie");
     assert_eq!(e.login_base_url, "https://login.mypurecloud.ie");
     assert_eq!(e.requests_per_minute, 300);
@@ -333,6 +335,102 @@ fn fails_at(src: &str, line: usize, key: &str, says: &str) {
 }
 
 #[test]
+fn http_limits_default_to_32mb_60s_2m() {
+    let cfg = parse(&format!("{GONG}\n{GENESYS}")).unwrap();
+    let want = HttpLimits {
+        max_body_bytes: 32 * 1024 * 1024,
+        response_timeout: Duration::from_secs(60),
+        total_timeout: Duration::from_secs(120),
+    };
+    assert_eq!(HttpLimits::default(), want);
+    assert_eq!(cfg.gong[0].limits, want);
+    assert_eq!(cfg.genesys[0].limits, want);
+    let shown = cfg.render();
+    assert!(
+        shown.contains("max_body_mb = 32\nresponse_timeout = \"1m\"\ntotal_timeout = \"2m\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn http_limits_are_inherited_and_overridden_per_account() {
+    let src = format!(
+        "[defaults]\nmax_body_mb = 8\nresponse_timeout = \"30s\"\n\n{GONG}total_timeout = \"10m\"\n\n{GENESYS}max_body_mb = 1024\nresponse_timeout = \"10m\"\ntotal_timeout = \"1h\"\n"
+    );
+    let cfg = parse(&src).unwrap();
+    let g = cfg.gong[0].limits;
+    assert_eq!(g.max_body_bytes, 8 * 1024 * 1024);
+    assert_eq!(g.response_timeout, Duration::from_secs(30));
+    assert_eq!(g.total_timeout, Duration::from_secs(600));
+    let e = cfg.genesys[0].limits;
+    assert_eq!(e.max_body_bytes, 1024 * 1024 * 1024);
+    assert_eq!(e.response_timeout, Duration::from_secs(600));
+    assert_eq!(e.total_timeout, Duration::from_secs(3600));
+    let lowest =
+        format!("{GONG}max_body_mb = 1\nresponse_timeout = \"1s\"\ntotal_timeout = \"1s\"\n");
+    let l = parse(&lowest).unwrap().gong[0].limits;
+    assert_eq!(
+        (l.max_body_bytes, l.response_timeout, l.total_timeout),
+        (1024 * 1024, Duration::from_secs(1), Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn http_limits_out_of_range_name_key_and_line() {
+    let g = "gong[acme]";
+    let e = "genesys[emea]";
+    for (extra, key, says) in [
+        ("max_body_mb = 0", "max_body_mb", "use 1 to 1024"),
+        ("max_body_mb = 1025", "max_body_mb", "use 1 to 1024"),
+        ("max_body_mb = -1", "max_body_mb", "use 1 to 1024"),
+        (
+            "response_timeout = \"0s\"",
+            "response_timeout",
+            "use 1s to 10m",
+        ),
+        (
+            "response_timeout = \"11m\"",
+            "response_timeout",
+            "use 1s to 10m",
+        ),
+        (
+            "response_timeout = \"soon\"",
+            "response_timeout",
+            "not a duration",
+        ),
+        ("total_timeout = \"500ms\"", "total_timeout", "use 1s to 1h"),
+        ("total_timeout = \"2h\"", "total_timeout", "use 1s to 1h"),
+        (
+            "total_timeout = \"99999999d\"",
+            "total_timeout",
+            "use 1s to 1h",
+        ),
+        ("total_timeout = \"30s\"", "total_timeout", "shorter than"),
+        (
+            "response_timeout = \"5m\"",
+            "response_timeout",
+            "shorter than",
+        ),
+    ] {
+        fails_at(&format!("{GONG}{extra}\n"), 5, &format!("{g}.{key}"), says);
+        fails_at(
+            &format!("{GENESYS}{extra}\n"),
+            6,
+            &format!("{e}.{key}"),
+            says,
+        );
+        let inherited = format!("[defaults]\n{extra}\n\n{GONG}");
+        fails_at(&inherited, 2, &format!("defaults.{key}"), says);
+    }
+    let wrong_type = format!("{GONG}max_body_mb = \"32MB\"\n");
+    let err = parse(&wrong_type).unwrap_err().to_string();
+    assert!(
+        err.contains("max_body_mb") && err.contains("line 5"),
+        "{err}"
+    );
+}
+
+#[test]
 fn durations_past_their_bounds_name_key_and_line() {
     for (extra, key, says) in [
         ("lookback = \"99999999d\"", "lookback", "use 0s to 30d"),
@@ -406,4 +504,30 @@ proptest::proptest! {
         let at = crate::time::from_micros(at_us);
         proptest::prop_assert_eq!(Start::At(at).resolve(now), at);
     }
+}
+
+#[test]
+fn oversized_secret_files_are_refused_not_read_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big");
+    std::fs::write(&big, "x".repeat(64 * 1024 + 1)).unwrap();
+    let mut paths = vec![big.display().to_string()];
+    if cfg!(unix) {
+        paths.push("/dev/zero".to_owned());
+    }
+    for p in paths {
+        let src = format!("[[gong]]\nname = \"acme\"\nbearer_token_file = \"{p}\"\n");
+        fails_at(
+            &src,
+            3,
+            "gong[acme].bearer_token_file",
+            "larger than 64 KiB",
+        );
+    }
+    std::fs::write(&big, "x".repeat(64 * 1024)).unwrap();
+    let src = format!(
+        "[[gong]]\nname = \"acme\"\nbearer_token_file = \"{}\"\n",
+        big.display()
+    );
+    assert!(parse(&src).is_ok());
 }
