@@ -40,7 +40,7 @@ impl Window {
         let mut out = Vec::new();
         let mut from = self.from;
         while from < self.to {
-            let to = (from + step).min(self.to);
+            let to = crate::time::add_signed(from, step).min(self.to);
             out.push(Window::new(from, to));
             from = to;
         }

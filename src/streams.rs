@@ -3,7 +3,7 @@
 //! (and, in the daemon, across config reloads: see [`Accounts`]).
 
 use crate::config::Config;
-use crate::config::GenesysMode;
+use crate::config::{GenesysMode, HttpLimits};
 use crate::connectors::genesys::GenesysConnector;
 use crate::connectors::gong::GongConnector;
 use crate::http::{HttpClient, HttpError, Pacer, Policy};
@@ -25,8 +25,9 @@ pub struct Accounts {
 
 #[derive(Clone)]
 struct Shared {
-    /// The settings the client and budget were made with: rate bits, budget.
-    limits: (u64, u64),
+    /// The settings the client and budget were made with: rate bits, budget,
+    /// and the account's HTTP limits.
+    limits: Limits,
     http: Arc<HttpClient>,
     budget: Option<Arc<DailyBudget>>,
 }
@@ -38,7 +39,7 @@ impl Accounts {
         &self,
         next: &mut HashMap<(Source, String), Shared>,
         key: (Source, String),
-        limits: (u64, u64),
+        limits: Limits,
         make: impl FnOnce() -> Result<(HttpClient, Option<Arc<DailyBudget>>), BuildError>,
     ) -> Result<(Arc<HttpClient>, Option<Arc<DailyBudget>>), BuildError> {
         let shared = match self.by_account.get(&key).filter(|s| s.limits == limits) {
@@ -55,6 +56,35 @@ impl Accounts {
         let out = (shared.http.clone(), shared.budget.clone());
         next.insert(key, shared);
         Ok(out)
+    }
+}
+
+type Limits = ((u64, u64), HttpLimits);
+
+/// `policy` with the account's limits on bodies and response times. A field the
+/// caller set away from the default (the connection probe, tests) keeps its value.
+fn with_limits(policy: &Policy, limits: &HttpLimits) -> Policy {
+    let d = Policy::default();
+    fn pick<T: PartialEq>(ours: T, default: T, configured: T) -> T {
+        if ours != default {
+            ours
+        } else {
+            configured
+        }
+    }
+    Policy {
+        request_timeout: pick(
+            policy.request_timeout,
+            d.request_timeout,
+            limits.response_timeout,
+        ),
+        total_timeout: pick(policy.total_timeout, d.total_timeout, limits.total_timeout),
+        max_body_bytes: pick(
+            policy.max_body_bytes,
+            d.max_body_bytes,
+            limits.max_body_bytes,
+        ),
+        ..policy.clone()
     }
 }
 
@@ -155,11 +185,12 @@ pub fn build_in(
         let (http, budget) = accounts.get(
             &mut next,
             key,
-            (g.requests_per_second.to_bits(), limit),
+            ((g.requests_per_second.to_bits(), limit), g.limits),
             || {
                 let budget = Arc::new(DailyBudget::load(store, Source::Gong, &g.name, limit)?);
                 let pacer = Pacer::per_second(g.requests_per_second);
-                let http = HttpClient::new(policy.clone(), Some(pacer), Some(budget.clone()))?;
+                let policy = with_limits(policy, &g.limits);
+                let http = HttpClient::new(policy, Some(pacer), Some(budget.clone()))?;
                 Ok((http, Some(budget)))
             },
         )?;
@@ -189,10 +220,11 @@ pub fn build_in(
         let (http, _) = accounts.get(
             &mut next,
             (Source::Genesys, g.name.clone()),
-            (rate, 0),
+            ((rate, 0), g.limits),
             || {
                 let pacer = Pacer::per_minute(g.requests_per_minute);
-                Ok((HttpClient::new(policy.clone(), Some(pacer), None)?, None))
+                let policy = with_limits(policy, &g.limits);
+                Ok((HttpClient::new(policy, Some(pacer), None)?, None))
             },
         )?;
         let redactor = http.redactor().clone();

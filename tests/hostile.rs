@@ -203,7 +203,7 @@ fn stored_errors(db: &Path) -> Vec<String> {
 async fn secrets_a_vendor_echoes_back_are_scrubbed_from_output_and_database() {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let limits = "total_timeout = \"2s\"";
+    let limits = "response_timeout = \"1s\"\ntotal_timeout = \"2s\"";
     for (account, secrets) in [
         (
             gong as fn(&str, &str) -> String,

@@ -138,7 +138,7 @@ impl Store {
 
     pub(super) fn renew_in(tx: &rusqlite::Connection, lease: &Lease, path: &Path) -> Result<()> {
         let s = &lease.stream;
-        let until = fmt_utc(Utc::now() + crate::time::chrono_duration(lease.ttl));
+        let until = fmt_utc(crate::time::after(Utc::now(), lease.ttl));
         let renewed = tx
             .prepare_cached(&format!(
                 "UPDATE sync_state SET lease_expires_at = ?5 WHERE {KEY} AND lease_owner = ?4"
@@ -243,7 +243,7 @@ impl Store {
         if !free {
             return Ok(None);
         }
-        let until = fmt_utc(now + crate::time::chrono_duration(ttl));
+        let until = fmt_utc(crate::time::after(now, ttl));
         tx.execute(
             &format!("UPDATE sync_state SET lease_owner = ?4, lease_expires_at = ?5 WHERE {KEY}"),
             params![
