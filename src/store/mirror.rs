@@ -82,7 +82,7 @@ impl Clock {
             tx.query_row(LAST_ASSIGNED, [], |r| r.get(0))
                 .map_err(|source| StoreError::Sqlite {
                     path: path.to_owned(),
-                    source,
+                    error: source,
                 })?;
         let last = match last {
             None => i64::MIN,
@@ -141,7 +141,7 @@ impl Store {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            error: source,
         };
         let tx = self
             .conn
@@ -184,7 +184,7 @@ fn write_in(
 ) -> Result<PageCounts> {
     let e = |source| StoreError::Sqlite {
         path: path.to_owned(),
-        source,
+        error: source,
     };
     let PageWrite {
         stream,

@@ -44,13 +44,16 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// How long a writer waits for another process's transaction before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Errors of the mirror. A variant that wraps a `rusqlite::Error` renders it
+/// itself (once, with what to do) and does not chain it as `source()`: rusqlite's
+/// own chain repeats its message ("disk I/O error: Error code 4874: disk I/O
+/// error"), and callers print `{:#}`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: {source}")]
+    #[error("database {path}: {}", describe(error))]
     Sqlite {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error(
         "database {path} has schema version {found}, but this auditmirror only knows versions up to \
@@ -61,12 +64,11 @@ pub enum StoreError {
         found: i64,
         supported: i64,
     },
-    #[error("migration {name} failed on {path}: {source}")]
+    #[error("migration {name} failed on {path}: {}", describe(error))]
     Migration {
         path: PathBuf,
         name: &'static str,
-        #[source]
-        source: rusqlite::Error,
+        error: rusqlite::Error,
     },
     #[error(
         "stream {stream} is now leased by {holder}: another auditmirror process took it over; this run \
@@ -81,6 +83,41 @@ pub enum StoreError {
         column: &'static str,
         value: String,
     },
+}
+
+/// SQLite's complaint, once, and for the errors about the file what to do.
+fn describe(error: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let Some(e) = error.sqlite_error() else {
+        return error.to_string();
+    };
+    // SAFETY: `geteuid` cannot fail and touches no memory.
+    let uid = unsafe { libc::geteuid() };
+    let said = rusqlite::ffi::code_to_str(e.extended_code);
+    let hint = match e.code {
+        C::DiskFull => "the disk is full (or the file reached the process's file size limit); \
+             free space on it, then run again"
+            .to_owned(),
+        C::SystemIoFailure => format!(
+            "the disk may be full, failing or gone, or the file over the process's file size \
+             limit (SQLite code {}); check the disk and free space, then run again",
+            e.extended_code
+        ),
+        C::ReadOnly | C::PermissionDenied => format!(
+            "the file, its -wal or -shm file, or its directory is not writable by this user \
+             (uid {uid}); fix their owner or permissions, or [database] path"
+        ),
+        C::CannotOpen => format!(
+            "check that [database] path is right and that the file and its directory are \
+             readable and writable by this user (uid {uid})"
+        ),
+        C::DatabaseCorrupt | C::NotADatabase => "this is not an intact auditmirror database; \
+             restore it from a backup, or move it away to start a new mirror"
+            .to_owned(),
+        // Anything else: SQLite's own message is the best description.
+        _ => return error.to_string(),
+    };
+    format!("{said}: {hint}")
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -106,9 +143,9 @@ impl Store {
             // A missing directory surfaces as SQLite's "unable to open" below.
             let _ = std::fs::create_dir_all(dir);
         }
-        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+        let conn = Connection::open(&path).map_err(|error| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            error,
         })?;
         let mut store = Store { conn, path };
         store.configure()?;
@@ -124,9 +161,9 @@ impl Store {
             return Ok(None);
         }
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
-            |source| StoreError::Sqlite {
+            |error| StoreError::Sqlite {
                 path: path.clone(),
-                source,
+                error,
             },
         )?;
         let store = Store { conn, path };
@@ -185,21 +222,19 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
+        let err = |error| StoreError::Sqlite {
+            path: self.path.clone(),
+            error,
+        };
         loop {
             let tx = self
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map_err(|source| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                })?;
+                .map_err(err)?;
             // Read inside the write lock: another process may have migrated meanwhile.
             let current: i64 = tx
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|source| StoreError::Sqlite {
-                    path: self.path.clone(),
-                    source,
-                })?;
+                .map_err(err)?;
             if current > SCHEMA_VERSION {
                 return Err(StoreError::TooNew {
                     path: self.path.clone(),
@@ -214,18 +249,18 @@ impl Store {
                 .execute_batch(sql)
                 .and_then(|()| tx.pragma_update(None, "user_version", current + 1))
                 .and_then(|()| tx.commit());
-            applied.map_err(|source| StoreError::Migration {
+            applied.map_err(|error| StoreError::Migration {
                 path: self.path.clone(),
                 name,
-                source,
+                error,
             })?;
         }
     }
 
-    fn err(&self, source: rusqlite::Error) -> StoreError {
+    fn err(&self, error: rusqlite::Error) -> StoreError {
         StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            error,
         }
     }
 

@@ -131,7 +131,7 @@ impl Store {
         })
         .map_err(|source| StoreError::Sqlite {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         Ok(())
     }
@@ -154,7 +154,7 @@ impl Store {
             })
             .map_err(|source| StoreError::Sqlite {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?;
         if renewed == 1 {
             return Ok(());
@@ -168,7 +168,7 @@ impl Store {
             .optional()
             .map_err(|source| StoreError::Sqlite {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             })?
             .flatten();
         Err(StoreError::LeaseLost {
@@ -181,7 +181,10 @@ impl Store {
         let path = self.path.clone();
         self.conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|source| StoreError::Sqlite { path, source })
+            .map_err(|source| StoreError::Sqlite {
+                path,
+                error: source,
+            })
     }
 
     /// The stream's watermark, if it ever completed a window.
@@ -218,7 +221,7 @@ impl Store {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite {
             path: path.clone(),
-            source,
+            error: source,
         };
         let tx = self.immediate()?;
         Self::ensure_stream_in(&tx, stream, &path)?;
@@ -281,8 +284,10 @@ impl Store {
         let path = self.path.clone();
         let tx = self.immediate()?;
         Self::renew_in(&tx, lease, &path)?;
-        tx.commit()
-            .map_err(|source| StoreError::Sqlite { path, source })
+        tx.commit().map_err(|source| StoreError::Sqlite {
+            path,
+            error: source,
+        })
     }
 
     /// Gives a lease back (a no-op if someone else holds it now).
@@ -307,7 +312,7 @@ impl Store {
             params![stream.source.as_str(), stream.account, stream.stream, fmt_utc(at)],
         )
         .and_then(|_| tx.commit())
-        .map_err(|source| StoreError::Sqlite { path, source })
+        .map_err(|source| StoreError::Sqlite { path, error: source })
     }
 
     /// Records a failed run; `failing_since` keeps the first failure of a streak.
@@ -325,7 +330,7 @@ impl Store {
             params![stream.source.as_str(), stream.account, stream.stream, error, fmt_utc(at)],
         )
         .and_then(|_| tx.commit())
-        .map_err(|source| StoreError::Sqlite { path, source })
+        .map_err(|source| StoreError::Sqlite { path, error: source })
     }
 
     /// Records that the vendor says this tenant does not have the stream. It is
@@ -344,7 +349,10 @@ impl Store {
             ],
         )
         .and_then(|_| tx.commit())
-        .map_err(|source| StoreError::Sqlite { path, source })
+        .map_err(|source| StoreError::Sqlite {
+            path,
+            error: source,
+        })
     }
 
     /// Marks the stream's runs still `running` as failed: call it holding the
@@ -435,7 +443,7 @@ impl Store {
     pub fn stream_statuses(&self) -> Result<Vec<StreamStatus>> {
         let e = |source| StoreError::Sqlite {
             path: self.path.clone(),
-            source,
+            error: source,
         };
         let mut stmt = self
             .conn
