@@ -8,13 +8,18 @@
 
 mod common;
 
-use common::process::{command, text, HANG};
-use common::{sim_config, Env};
+use auditmirror::simulator::faults::Faults;
+use common::process::{command, rewrite_config, run_bin, text, HANG};
+use common::{count, sim_config, Env};
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+const NOBODY: u32 = 65534;
 
 /// The child gets a file size limit of `bytes`; a write past it fails with
 /// EFBIG (SQLite: SQLITE_FULL or SQLITE_IOERR) instead of killing the process.
@@ -30,6 +35,43 @@ fn limit_file_size(cmd: &mut Command, bytes: u64) {
                 return Err(std::io::Error::last_os_error());
             }
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+}
+
+/// The uid the children of `as_unprivileged` run as.
+fn child_uid() -> u32 {
+    // SAFETY: `geteuid` cannot fail and touches no memory.
+    match unsafe { libc::geteuid() } {
+        0 => NOBODY,
+        uid => uid,
+    }
+}
+
+/// Run as root, the child becomes `nobody`, and `dir` (the env's directory, with
+/// its config and mirror) becomes nobody's; otherwise modes bind already.
+fn as_unprivileged(cmd: &mut Command, dir: &Path) {
+    if child_uid() != NOBODY {
+        return;
+    }
+    for entry in std::iter::once(dir.to_path_buf()).chain(
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file()),
+    ) {
+        std::os::unix::fs::chown(&entry, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    // SAFETY: between fork and exec the closure only makes system calls.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(NOBODY) != 0
+                || libc::setuid(NOBODY) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
@@ -99,6 +141,10 @@ fn assert_database_error(o: &Output, what: &str, ctx: &str) {
     );
 }
 
+fn gong_rows(db: &Path) -> i64 {
+    count(db, "SELECT count(*) FROM gong_audit_log_entry")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_full_before_the_first_page_exits_3() {
     // 16 KB: not even the migrations fit.
@@ -118,4 +164,104 @@ async fn a_disk_full_before_the_first_page_exits_3() {
         .unwrap_or_else(|| panic!("neither I/O error nor full disk\n{}", text(&out)));
     assert_eq!(err.matches(first).count(), 1, "{}", text(&out));
     assert!(out.stdout.is_empty(), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_directory_the_mirror_cannot_be_created_in_is_named_once() {
+    let env = Env::start(sim_config(64, 1, 10), "").await;
+    let locked = env.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    // Root's (or, not run as root, read-only): only its owner may create in it.
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let not_writable = format!("is not writable by this user (uid {})", child_uid());
+    for (path, dir, why) in [
+        (
+            "locked/mirror.sqlite",
+            locked.clone(),
+            not_writable.as_str(),
+        ),
+        (
+            "locked/sub/mirror.sqlite",
+            locked.join("sub"),
+            "does not exist and cannot be created",
+        ),
+    ] {
+        rewrite_config(&env, "path", &format!("\"{path}\""));
+        for args in [&["sync"][..], &["run"]] {
+            let mut cmd = command(&env.config, args);
+            as_unprivileged(&mut cmd, env.dir.path());
+            let out = finish(cmd, Some("scheduled")).await;
+            let ctx = format!("{args:?} with the mirror at {path}");
+            let said = format!(
+                "cannot create the mirror {}: the directory {} {why}",
+                env.dir.path().join(path).display(),
+                dir.display()
+            );
+            assert_database_error(&out, &said, &ctx);
+            let err = stderr(&out);
+            assert_eq!(
+                err.matches("fix [database] path").count(),
+                1,
+                "{ctx}\n{err}"
+            );
+            assert!(
+                !err.contains("unable to open database file"),
+                "{ctx}\n{err}"
+            );
+        }
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_mirror_and_its_wal_and_shm_are_private_an_existing_one_keeps_its_mode() {
+    let env = Env::start(sim_config(65, 1, 500), "log_types = [\"AccessLog\"]").await;
+    // The second request never gets an answer: the sync holds the mirror open,
+    // its -wal and -shm beside it, until it is killed.
+    Faults::set(&env.sim.faults().hang_every, 2);
+    let mut child = command(&env.config, &["sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while rows_if_any(&env.db) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no first page after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let files = ["", "-wal", "-shm"].map(|s| format!("{}{s}", env.db.display()));
+    for f in &files {
+        assert_eq!(mode(Path::new(f)), 0o600, "{f}");
+    }
+    // A mode its owner chose stays.
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    Faults::set(&env.sim.faults().hang_every, 0);
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(gong_rows(&env.db), 500);
+    assert_eq!(mode(&env.db), 0o640);
+}
+
+/// Gong rows in the mirror, 0 while it or its tables do not exist yet.
+fn rows_if_any(db: &Path) -> i64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    rusqlite::Connection::open_with_flags(db, flags)
+        .and_then(|c| {
+            c.query_row("SELECT count(*) FROM gong_audit_log_entry", [], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap_or(0)
 }

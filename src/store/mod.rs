@@ -70,6 +70,9 @@ pub enum StoreError {
         name: &'static str,
         error: rusqlite::Error,
     },
+    /// The file did not exist and could not be created.
+    #[error("cannot create the mirror {path}: {why}; fix [database] path or the directory's permissions")]
+    Create { path: PathBuf, why: String },
     #[error(
         "stream {stream} is now leased by {holder}: another auditmirror process took it over; this run \
          stopped without writing"
@@ -139,10 +142,7 @@ impl Store {
     /// migrations. A database newer than this binary is refused untouched.
     pub fn open(path: impl AsRef<Path>) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // A missing directory surfaces as SQLite's "unable to open" below.
-            let _ = std::fs::create_dir_all(dir);
-        }
+        create_private(&path)?;
         let conn = Connection::open(&path).map_err(|error| StoreError::Sqlite {
             path: path.clone(),
             error,
@@ -268,6 +268,53 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Creates the mirror, if there is none at `path`, readable and writable by its
+/// owner only (it holds emails and IP addresses); SQLite gives its -wal and -shm
+/// files the same mode. An existing file keeps the mode its owner chose.
+fn create_private(path: &Path) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let failed = |why: String| StoreError::Create {
+        path: path.to_path_buf(),
+        why,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| {
+        failed(format!(
+            "the directory {} does not exist and cannot be created ({e})",
+            dir.display()
+        ))
+    })?;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        // Another process created it meanwhile: as good.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            // SAFETY: `geteuid` cannot fail and touches no memory.
+            let uid = unsafe { libc::geteuid() };
+            Err(failed(format!(
+                "the directory {} is not writable by this user (uid {uid})",
+                dir.display()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => Err(failed(format!(
+            "the directory {} is on a read-only filesystem",
+            dir.display()
+        ))),
+        Err(e) => Err(failed(e.to_string())),
     }
 }
 
