@@ -167,6 +167,37 @@ async fn a_disk_full_before_the_first_page_exits_3() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_mirror_exits_3_and_the_daemon_refuses_to_start() {
+    let env = Env::start(sim_config(63, 1, 20), "").await;
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let before = gong_rows(&env.db);
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let said = "attempt to write a readonly database";
+    let uid = format!("(uid {})", child_uid());
+    for args in [
+        &["sync"][..],
+        &["backfill", "--from", "2d", "--to", "1h"],
+        &["run"],
+    ] {
+        let mut cmd = command(&env.config, args);
+        as_unprivileged(&mut cmd, env.dir.path());
+        // A daemon that schedules its jobs has started: that is the failure.
+        let out = finish(cmd, Some("scheduled")).await;
+        let ctx = format!("{args:?} on a read-only mirror");
+        assert_database_error(&out, said, &ctx);
+        assert_eq!(
+            stderr(&out).matches(&uid).count(),
+            1,
+            "{ctx}\n{}",
+            text(&out)
+        );
+        assert!(!stderr(&out).contains("scheduled"), "{ctx}\n{}", text(&out));
+    }
+    assert_eq!(gong_rows(&env.db), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_directory_the_mirror_cannot_be_created_in_is_named_once() {
     let env = Env::start(sim_config(64, 1, 10), "").await;
     let locked = env.dir.path().join("locked");

@@ -243,6 +243,12 @@ impl Store {
                 });
             }
             let Some(&(name, sql)) = MIGRATIONS.get(current as usize) else {
+                // A file this process may not write still opens (SQLite falls back
+                // to reading) and even begins a write transaction; writing the
+                // version back unchanged, rolled back with `tx`, fails on it now
+                // rather than on the first page fetched.
+                tx.pragma_update(None, "user_version", current)
+                    .map_err(err)?;
                 return Ok(());
             };
             let applied = tx
