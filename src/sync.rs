@@ -112,6 +112,8 @@ pub enum Outcome {
     Failed {
         class: Option<ErrorClass>,
         message: String,
+        /// The mirror failed (`StoreError::is_database_fault`): commands exit 3.
+        database: bool,
     },
     /// Cancelled (SIGTERM) before it finished; what it fetched is written.
     Stopped,

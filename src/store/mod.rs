@@ -88,6 +88,33 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the mirror itself failed (disk full, I/O error, read-only, cannot
+    /// be opened or created, damaged, too new), rather than a lease taken over
+    /// or a statement this program got wrong. Commands exit 3 for these.
+    pub fn is_database_fault(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sqlite { error, .. } | StoreError::Migration { error, .. } => matches!(
+                error.sqlite_error_code(),
+                Some(
+                    C::DiskFull
+                        | C::SystemIoFailure
+                        | C::ReadOnly
+                        | C::CannotOpen
+                        | C::DatabaseCorrupt
+                        | C::NotADatabase
+                        | C::PermissionDenied
+                )
+            ),
+            StoreError::TooNew { .. } | StoreError::Create { .. } | StoreError::Corrupt { .. } => {
+                true
+            }
+            StoreError::LeaseLost { .. } | StoreError::AfterFailure { .. } => false,
+        }
+    }
+}
+
 /// SQLite's complaint, once, and for the errors about the file what to do.
 fn describe(error: &rusqlite::Error) -> String {
     use rusqlite::ErrorCode as C;

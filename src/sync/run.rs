@@ -89,6 +89,7 @@ pub async fn run_all(streams: Vec<Arc<Stream>>, range: Range, opts: Options) -> 
             r.outcome = Outcome::Failed {
                 class: None,
                 message: e.to_string(),
+                database: matches!(&e, RunError::Store(s) if s.is_database_fault()),
             };
         }
     }
@@ -254,10 +255,15 @@ async fn run_inner(
         let key = report.key.clone();
         let mut stopped = false;
         let failure = match (&write_errors[i], fetched[i].take()) {
-            (Some(e), _) => Some((None, cap(&e.to_string(), MAX_ERROR_BYTES))),
+            (Some(e), _) => Some((
+                None,
+                cap(&e.to_string(), MAX_ERROR_BYTES),
+                e.is_database_fault(),
+            )),
             (None, Some(FetchEnd::Failed(e))) => Some((
                 Some(e.class()),
                 streams[i].redactor.for_the_record(&e.to_string()),
+                false,
             )),
             (
                 None,
@@ -291,7 +297,7 @@ async fn run_inner(
                     store.record_success(&key, now)?;
                 }
             }
-            Some((Some(ErrorClass::Unavailable), message)) => {
+            Some((Some(ErrorClass::Unavailable), message, _)) => {
                 // Not a failure either: the tenant lacks the stream. Said once a run.
                 tracing::warn!(stream = %key, "skipped: {message}");
                 let why = format!("unavailable: {message}");
@@ -301,12 +307,13 @@ async fn run_inner(
                     reason: message.clone(),
                 };
             }
-            Some((class, message)) => {
+            Some((class, message, database)) => {
                 store.finish_run(r.run_id, RunOutcome::Failed, &report.counts, Some(message))?;
                 store.record_failure(&key, message, now)?;
                 report.outcome = Outcome::Failed {
                     class: *class,
                     message: message.clone(),
+                    database: *database,
                 };
             }
         }
