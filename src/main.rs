@@ -333,33 +333,35 @@ async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<
     outcome(&reports)
 }
 
-/// Exit 0 when every stream succeeded or was skipped, else 1 with the reason.
+/// Exit 0 when every stream succeeded or was skipped; 3 when any failed because
+/// of the mirror (disk full, read-only, …), naming that failure; else 1.
 fn outcome(reports: &[Report]) -> Result<(), Failure> {
     const STOPPED: &str = "stopped by a signal before the end; the next sync reads the rest";
-    let failed: Vec<&str> = reports
+    let failed: Vec<(&str, bool)> = reports
         .iter()
         .filter_map(|r| match &r.outcome {
-            Outcome::Failed { message, .. } => Some(message.as_str()),
-            Outcome::Stopped => Some(STOPPED),
+            Outcome::Failed {
+                message, database, ..
+            } => Some((message.as_str(), *database)),
+            Outcome::Stopped => Some((STOPPED, false)),
             _ => None,
         })
         .collect();
-    let mut distinct = failed.clone();
+    let mut distinct: Vec<&str> = failed.iter().map(|f| f.0).collect();
     distinct.sort_unstable();
     distinct.dedup();
-    let error = match (failed.len(), distinct.as_slice()) {
-        (_, []) => return Ok(()),
-        (1, [one]) => anyhow::anyhow!("{one}"),
-        (n, [one]) => anyhow::anyhow!("{one} ({n} of {} streams)", reports.len()),
-        (n, [first, ..]) => anyhow::anyhow!(
-            "{n} of {} streams failed; the first: {first}",
-            reports.len()
-        ),
+    let (code, lead, which) = match (failed.iter().find(|f| f.1), distinct.first()) {
+        (Some(db), _) => (EXIT_DATABASE, db.0, "the database error"),
+        (None, Some(first)) => (EXIT_STREAM_FAILED, *first, "the first"),
+        (None, None) => return Ok(()),
     };
-    Err(Failure {
-        code: EXIT_STREAM_FAILED,
-        error,
-    })
+    let (n, total) = (failed.len(), reports.len());
+    let error = match distinct.len() {
+        1 if n == 1 => anyhow::anyhow!("{lead}"),
+        1 => anyhow::anyhow!("{lead} ({n} of {total} streams)"),
+        _ => anyhow::anyhow!("{n} of {total} streams failed; {which}: {lead}"),
+    };
+    Err(Failure { code, error })
 }
 
 async fn check_connect(config: &Config) -> Result<(), Failure> {

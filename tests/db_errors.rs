@@ -146,6 +146,34 @@ fn gong_rows(db: &Path) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_during_sync_exits_3() {
+    // 10,000 entries, about 10 MB of mirror, against a 2 MB limit: the migrations
+    // and the first pages fit, a later page does not.
+    let env = Env::start(sim_config(61, 2, 1000), "").await;
+    let mut cmd = command(&env.config, &["sync"]);
+    limit_file_size(&mut cmd, 2 << 20);
+    let out = finish(cmd, None).await;
+    let said = format!("database {}: ", env.db.display());
+    assert_database_error(&out, &said, "full disk mid-sync");
+    assert_eq!(
+        stderr(&out).matches("free space").count(),
+        1,
+        "{}",
+        text(&out)
+    );
+    let written = gong_rows(&env.db);
+    assert!(
+        written > 0 && written < 10_000,
+        "the limit should stop the sync after its first pages, not before or never: {written} rows\n{}",
+        text(&out)
+    );
+    // The next sync, with room, reads the rest.
+    let (out, _) = run_bin(&env.config, &["sync"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(gong_rows(&env.db), 10_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_full_before_the_first_page_exits_3() {
     // 16 KB: not even the migrations fit.
     let env = Env::start(sim_config(62, 1, 10), "").await;
