@@ -104,7 +104,7 @@ impl Selectors {
 
 fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     auditmirror::time::parse_instant(s)
-        .or_else(|_| parse_duration(s).map(|d| chrono::Utc::now() - auditmirror::time::chrono_duration(d)))
+        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(chrono::Utc::now(), d)))
         .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
 }
 

@@ -32,8 +32,6 @@ fn watermark(db: &Path) -> Option<String> {
     .flatten()
 }
 
-/// The mirror's row count, 0 before the database or its tables exist.
-
 /// Every message the simulator serves.
 fn everything(env: &Env) -> Rows {
     let (from, to) = env.span();
