@@ -1,7 +1,8 @@
-//! The window/watermark engine of DESIGN §2, shared by both connectors: plans the
-//! range from watermark, lookback, settle, start and vendor retention; a fetching
-//! task streams pages over a bounded channel to a writing thread, one transaction
-//! per page; the watermark moves in the transaction of each window's last page.
+//! The window/watermark engine, shared by both connectors: plans the range from
+//! watermark, lookback, settle, start and vendor retention; fetching tasks
+//! (`fetch.rs`) stream pages over a bounded channel to one writing thread
+//! (`run.rs`), which commits the pages waiting in one transaction; the watermark
+//! moves in the transaction of each window's last page.
 
 use crate::config::StreamSettings;
 use crate::connector::Window;
@@ -307,6 +308,7 @@ impl Budget for DailyBudget {
     }
 }
 
+mod fetch;
 mod lease;
 mod run;
 mod windows;

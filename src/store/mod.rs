@@ -2,6 +2,7 @@
 //! This is the only module that speaks SQL; callers hand it normalized rows and
 //! get counts back. See `migrations/` for the schema.
 
+mod budget;
 pub mod examples;
 mod mirror;
 mod state;
