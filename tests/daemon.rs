@@ -8,7 +8,9 @@ mod common;
 use auditmirror::simulator::SimConfig;
 use chrono::{DateTime, Utc};
 use common::process::{command, run_bin, text};
-use common::{assert_status_exact, count, mirror_rows, pairs, sim_config, truth_rows, Env};
+use common::{
+    assert_status_exact, count, count_or_zero, mirror_rows, pairs, sim_config, truth_rows, Env,
+};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
@@ -337,11 +339,10 @@ async fn a_manual_sync_waits_for_the_daemon_and_never_writes_beside_it() {
     let daemon = Proc::spawn(&env.config, &["--log-format", "json", "run"], &[]);
     let db = env.db.clone();
     wait_until("the daemon's run", Duration::from_secs(30), || {
-        db.exists()
-            && count(
-                &db,
-                "SELECT count(*) FROM sync_runs WHERE outcome = 'running'",
-            ) > 0
+        count_or_zero(
+            &db,
+            "SELECT count(*) FROM sync_runs WHERE outcome = 'running'",
+        ) > 0
     })
     .await
     .unwrap();

@@ -10,7 +10,7 @@ mod common;
 
 use auditmirror::simulator::faults::Faults;
 use common::process::{command, rewrite_config, run_bin, text, HANG};
-use common::{count, sim_config, Env};
+use common::{count, count_if_any, sim_config, Env};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -291,7 +291,7 @@ async fn a_new_mirror_and_its_wal_and_shm_are_private_an_existing_one_keeps_its_
         .spawn()
         .unwrap();
     let started = Instant::now();
-    while rows_if_any(&env.db) == 0 {
+    while count_if_any(&env.db, "gong_audit_log_entry") == 0 {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "no first page after 30 s"
@@ -311,16 +311,4 @@ async fn a_new_mirror_and_its_wal_and_shm_are_private_an_existing_one_keeps_its_
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(gong_rows(&env.db), 500);
     assert_eq!(mode(&env.db), 0o640);
-}
-
-/// Gong rows in the mirror, 0 while it or its tables do not exist yet.
-fn rows_if_any(db: &Path) -> i64 {
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-    rusqlite::Connection::open_with_flags(db, flags)
-        .and_then(|c| {
-            c.query_row("SELECT count(*) FROM gong_audit_log_entry", [], |r| {
-                r.get(0)
-            })
-        })
-        .unwrap_or(0)
 }

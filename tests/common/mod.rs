@@ -223,9 +223,15 @@ pub fn count(db: &Path, sql: &str) -> i64 {
 /// Rows in `table` now, or 0 when the mirror or the table is not there yet (a
 /// kill before the migrations ran leaves no table, or no file).
 pub fn count_if_any(db: &Path, table: &str) -> i64 {
+    count_or_zero(db, &format!("SELECT count(*) FROM {table}"))
+}
+
+/// A query's integer answer, or 0 while the mirror is not there or not yet
+/// migrated (the file exists, 0600, before its tables do).
+pub fn count_or_zero(db: &Path, sql: &str) -> i64 {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
     rusqlite::Connection::open_with_flags(db, flags)
-        .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)))
+        .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
         .unwrap_or(0)
 }
 
