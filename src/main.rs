@@ -157,6 +157,18 @@ struct SimulateArgs {
     /// Genesys query transactions over longer intervals than this end Failed.
     #[arg(long, value_parser = parse_duration)]
     fail_longer_than: Option<std::time::Duration>,
+    /// Every Nth Gong entry carries a byte that is not UTF-8.
+    #[arg(long, default_value_t = 0)]
+    bad_utf8_every: u64,
+    /// Gong cursors older than this are refused as expired, e.g. 1s.
+    #[arg(long, value_parser = parse_duration)]
+    cursor_ttl: Option<std::time::Duration>,
+    /// The only Gong log types the tenant has (others answer 400), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    gong_log_types: Option<Vec<String>>,
+    /// Genesys refuses query intervals longer than this with a 400, e.g. 6h.
+    #[arg(long, value_parser = parse_duration)]
+    max_interval: Option<std::time::Duration>,
     /// Every Nth request answers 429 with Retry-After: 1.
     #[arg(long, default_value_t = 0)]
     fault_429_every: u32,
@@ -468,6 +480,10 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     cfg.changed_every = a.changed_every;
     cfg.fail_first_transactions = a.fail_first_transactions;
     cfg.fail_transactions_longer_than = a.fail_longer_than;
+    cfg.bad_utf8_every = a.bad_utf8_every;
+    cfg.gong_cursor_ttl = a.cursor_ttl;
+    cfg.gong_log_types = a.gong_log_types.clone();
+    cfg.genesys_max_interval = a.max_interval;
     let sim = auditmirror::simulator::start(cfg, a.listen)
         .await
         .with_context(|| format!("cannot serve the simulator on {}", a.listen))

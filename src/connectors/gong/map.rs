@@ -46,8 +46,10 @@ pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
         .as_deref()
         .ok_or_else(|| reject("entry has no eventTime".into()))?;
     let timestamp = parse_instant(time_raw).map_err(|err| {
+        // The whole entry is kept beside the reason: quote only the start.
+        let shown: String = time_raw.chars().take(64).collect();
         reject(format!(
-            "eventTime `{time_raw}` is not an ISO-8601 instant: {err}"
+            "eventTime `{shown}` is not an ISO-8601 instant: {err}"
         ))
     })?;
     let record: Option<Value> = match e.log_record {
