@@ -338,7 +338,7 @@ impl HttpClient {
                     })
                 }
                 Err(SendError::Deadline(d)) => Failure::Transient(format!(
-                    "no complete response within {:.1} s (request_timeout / total_timeout)",
+                    "no complete response within {:.1} s (response_timeout, or what total_timeout left)",
                     d.as_secs_f64()
                 )),
                 Err(SendError::Http(e)) => Failure::Transient(describe(&e)),
