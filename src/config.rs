@@ -1,54 +1,26 @@
 //! Configuration: reads the TOML file, resolves `[defaults]` into each account,
 //! loads secrets (`KEY`, `KEY_file`, `KEY_env`) into `SecretString`s, and checks
-//! every value. Every error names the key and its line. Knows nothing of HTTP or SQL.
+//! every value; each vendor's `[[name]]` tables are read by the vendor through
+//! [`AccountParser`]. Every error names the key and its line. Knows nothing of
+//! HTTP or SQL.
 
+use crate::connector::{AccountConfig, StreamSpec};
+use crate::record::Source;
 use crate::time::{fmt_duration, fmt_utc, parse_duration, parse_instant};
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
-/// The five Gong `logType` values; one stream each.
-pub const GONG_LOG_TYPES: [&str; 5] = [
-    "AccessLog",
-    "UserActivityLog",
-    "UserCallPlay",
-    "ExternallySharedCallAccess",
-    "ExternallySharedCallPlay",
-];
-
-/// Genesys Cloud region domains (API at `https://api.{domain}`, login at
-/// `https://login.{domain}`), with the AWS-style names the SDKs use.
-pub const GENESYS_REGIONS: [(&str, &str); 18] = [
-    ("us_east_1", "mypurecloud.com"),
-    ("eu_west_1", "mypurecloud.ie"),
-    ("ap_southeast_2", "mypurecloud.com.au"),
-    ("ap_northeast_1", "mypurecloud.jp"),
-    ("eu_central_1", "mypurecloud.de"),
-    ("us_west_2", "usw2.pure.cloud"),
-    ("ca_central_1", "cac1.pure.cloud"),
-    ("ap_northeast_2", "apne2.pure.cloud"),
-    ("eu_west_2", "euw2.pure.cloud"),
-    ("ap_south_1", "aps1.pure.cloud"),
-    ("us_east_2", "use2.us-gov-pure.cloud"),
-    ("sa_east_1", "sae1.pure.cloud"),
-    ("me_central_1", "mec1.pure.cloud"),
-    ("ap_northeast_3", "apne3.pure.cloud"),
-    ("eu_central_2", "euc2.pure.cloud"),
-    ("mx_central_1", "mxc1.pure.cloud"),
-    ("ap_southeast_1", "apse1.pure.cloud"),
-    ("eusc_de_east_1", "edee1.eusc-pure.cloud"),
-];
-
-/// Longest Genesys query window the API accepts.
-pub const MAX_GENESYS_WINDOW: Duration = Duration::from_secs(31 * 86_400);
 /// Shortest `window`: shorter ones would split a range into millions of queries.
 pub const MIN_WINDOW: Duration = Duration::from_secs(60);
+/// Longest `window` of any vendor; a vendor may accept less.
+pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 /// Longest `lookback`: a sync re-reads at most this far behind its watermark.
 pub const MAX_LOOKBACK: Duration = Duration::from_secs(30 * 86_400);
 /// Longest `settle`: a mirror a day behind is already no mirror.
@@ -87,8 +59,8 @@ pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
     pub database_path: PathBuf,
-    pub gong: Vec<GongAccount>,
-    pub genesys: Vec<GenesysAccount>,
+    /// Every account, vendor by vendor in the registry's order, each in file order.
+    pub accounts: Vec<Account>,
     pub log: LogSettings,
     /// Things that are allowed but unwise, for the caller to log.
     pub warnings: Vec<String>,
@@ -103,7 +75,7 @@ pub struct LogSettings {
 }
 
 /// How log lines are written to stderr.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// One human-readable line per event.
     #[default]
@@ -137,9 +109,10 @@ pub struct StreamSettings {
     pub lookback: Duration,
     pub settle: Duration,
     pub start: Start,
-    /// Genesys query window.
+    /// Fixed windows (vendors that query by interval): their length.
     pub window: Duration,
-    /// Gong: split a range whose `totalRecords` exceeds this.
+    /// Adaptive windows (vendors that report a window's size): split a window
+    /// that holds more records than this.
     pub window_records: u64,
 }
 
@@ -234,66 +207,6 @@ impl std::fmt::Display for Secret {
     }
 }
 
-#[derive(Debug, Clone)]
-pub enum GongAuth {
-    /// `Authorization: Basic base64(access_key:access_key_secret)`.
-    Basic {
-        access_key: Secret,
-        access_key_secret: Secret,
-    },
-    /// `Authorization: Bearer token` (OAuth).
-    Bearer { token: Secret },
-}
-
-#[derive(Debug, Clone)]
-pub struct GongAccount {
-    pub name: String,
-    /// Without a trailing slash.
-    pub base_url: String,
-    pub auth: GongAuth,
-    pub log_types: Vec<String>,
-    pub requests_per_second: f64,
-    pub daily_request_budget: u32,
-    pub settings: StreamSettings,
-    pub limits: HttpLimits,
-}
-
-#[derive(Debug, Clone)]
-pub struct GenesysAccount {
-    pub name: String,
-    pub region: Option<String>,
-    /// Without a trailing slash.
-    pub api_base_url: String,
-    /// Without a trailing slash.
-    pub login_base_url: String,
-    pub client_id: String,
-    pub client_secret: Secret,
-    /// Empty: every service the service mapping lists.
-    pub services: Vec<String>,
-    pub requests_per_minute: u32,
-    pub mode: GenesysMode,
-    pub settings: StreamSettings,
-    pub limits: HttpLimits,
-}
-
-/// Which Genesys endpoint an account reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GenesysMode {
-    /// Asynchronous audit queries (`/api/v2/audits/query`): about a year back.
-    History,
-    /// `/api/v2/audits/query/realtime`: the last 14 days, lower latency.
-    Realtime,
-}
-
-impl GenesysMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GenesysMode::History => "history",
-            GenesysMode::Realtime => "realtime",
-        }
-    }
-}
-
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -301,7 +214,7 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        let mut cfg = Config::parse(&src, path, Utc::now())?;
+        let mut cfg = Config::parse(&src, path, crate::clock::now())?;
         if cfg.has_inline_secret() {
             if let Some(w) = world_readable_warning(path) {
                 cfg.warnings.push(w);
@@ -313,34 +226,27 @@ impl Config {
     /// Validates `src` as if read from `path` (relative paths resolve against
     /// its directory) at the instant `now`.
     pub fn parse(src: &str, path: &Path, now: DateTime<Utc>) -> Result<Config, ConfigError> {
-        let raw: RawFile = toml::from_str(src).map_err(|e| ConfigError::Syntax {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
         let ctx = Ctx {
             path,
             src,
             now,
             dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
         };
-        ctx.build(raw)
+        ctx.build()
     }
 
     fn has_inline_secret(&self) -> bool {
-        let gong = self.gong.iter().any(|g| match &g.auth {
-            GongAuth::Basic {
-                access_key,
-                access_key_secret,
-            } => {
-                access_key.origin == SecretOrigin::Inline
-                    || access_key_secret.origin == SecretOrigin::Inline
-            }
-            GongAuth::Bearer { token } => token.origin == SecretOrigin::Inline,
-        });
-        gong || self
-            .genesys
-            .iter()
-            .any(|g| g.client_secret.origin == SecretOrigin::Inline)
+        self.accounts.iter().any(|a| {
+            a.config
+                .secrets()
+                .iter()
+                .any(|s| s.origin == SecretOrigin::Inline)
+        })
+    }
+
+    /// The accounts of one vendor.
+    pub fn accounts_of(&self, source: Source) -> impl Iterator<Item = &Account> {
+        self.accounts.iter().filter(move |a| a.source == source)
     }
 
     /// The resolved configuration as TOML, defaults filled in, secrets redacted.
@@ -358,43 +264,39 @@ impl Config {
             self.log.level.as_deref().unwrap_or("info"),
             self.log.format.unwrap_or_default().as_str()
         );
-        for g in &self.gong {
-            let _ = writeln!(
+        for a in &self.accounts {
+            let _ = write!(
                 out,
-                "\n[[gong]]\nname = {:?}\nbase_url = {:?}",
-                g.name, g.base_url
+                "\n[[{}]]\nname = {:?}\n{}",
+                a.source,
+                a.name,
+                a.config.render()
             );
-            match &g.auth {
-                GongAuth::Basic {
-                    access_key,
-                    access_key_secret,
-                } => {
-                    let _ = writeln!(out, "access_key = \"{access_key}\"\naccess_key_secret = \"{access_key_secret}\"");
-                }
-                GongAuth::Bearer { token } => {
-                    let _ = writeln!(out, "bearer_token = \"{token}\"");
-                }
-            }
-            let _ = writeln!(
-                out,
-                "log_types = {:?}\nrequests_per_second = {}\ndaily_request_budget = {}",
-                g.log_types, g.requests_per_second, g.daily_request_budget
-            );
-            render_settings(&mut out, &g.settings, &g.limits);
-        }
-        for g in &self.genesys {
-            let _ = writeln!(out, "\n[[genesys]]\nname = {:?}", g.name);
-            if let Some(r) = &g.region {
-                let _ = writeln!(out, "region = {r:?}");
-            }
-            let _ = writeln!(
-                out,
-                "api_base_url = {:?}\nlogin_base_url = {:?}\nclient_id = {:?}\nclient_secret = \"{}\"\nservices = {:?}\nrequests_per_minute = {}\nmode = {:?}",
-                g.api_base_url, g.login_base_url, g.client_id, g.client_secret, g.services, g.requests_per_minute, g.mode.as_str()
-            );
-            render_settings(&mut out, &g.settings, &g.limits);
+            render_settings(&mut out, &a.settings, &a.limits);
         }
         out
+    }
+}
+
+/// One configured account: what every account has, and its vendor's own part.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub source: Source,
+    pub name: String,
+    pub settings: StreamSettings,
+    pub limits: HttpLimits,
+    pub config: Arc<dyn AccountConfig>,
+}
+
+impl Account {
+    /// The account's streams, as its vendor defines them.
+    pub fn streams(&self) -> Vec<StreamSpec> {
+        self.config.streams(&self.settings)
+    }
+
+    /// The vendor's own part as its concrete type, for that vendor's code and tests.
+    pub fn vendor_config<T: 'static>(&self) -> Option<&T> {
+        self.config.as_any().downcast_ref::<T>()
     }
 }
 
@@ -438,10 +340,12 @@ fn world_readable_warning(_: &Path) -> Option<String> {
     None
 }
 
+mod account;
 mod parse;
 mod secrets;
 mod settings;
-use parse::{Ctx, RawFile};
+pub use account::{AccountParser, Common, CommonKeys, Overrides, SecretKeys, SecretText, Text};
+pub use parse::Ctx;
 
 /// Checks a schedule the way the scheduler will parse it: six fields with
 /// seconds first, day-of-month AND day-of-week.

@@ -1,10 +1,124 @@
-//! The seam between the engine and the vendors: a time window, the pages a
-//! connector reads for it, and the errors the engine acts on. Connectors know HTTP
-//! and JSON (`connectors/`), never SQL or scheduling.
+//! The seam between the generic program and the vendors. A [`Vendor`] (one
+//! folder under `connectors/`, listed in the registry `connectors/mod.rs`) parses
+//! its accounts from the config; an [`AccountConfig`] names its streams, their
+//! retention and window strategy, and connects; a [`Connector`] opens a time
+//! window of a stream as a [`PageReader`] of normalized rows. Connectors know HTTP
+//! and JSON, never SQL or scheduling; the engine and the store never name a vendor.
 
-use crate::http::{ErrorClass, HttpError};
-use crate::record::{GenesysRow, GongRow, Rejected};
+use crate::config::{Account, AccountParser, ConfigError, Secret, StreamSettings};
+use crate::http::{Counters, ErrorClass, HttpClient, HttpError};
+use crate::record::{Rejected, Row, Table};
 use chrono::{DateTime, Utc};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed future, so connectors can sit behind `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A vendor, as the registry lists it.
+pub trait Vendor: Sync {
+    /// Lower case: the config's `[[name]]` tables, the `source` column, `--source`.
+    fn name(&self) -> &'static str;
+    /// As people write it, for messages ("Gong").
+    fn title(&self) -> &'static str;
+    /// The mirror table its rows go to.
+    fn table(&self) -> &'static Table;
+    /// The longest `window` its API accepts, if limited.
+    fn max_window(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Parses the config's `[[name]]` tables into accounts.
+    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError>;
+    /// Everyday questions its table answers, for `auditmirror demo`.
+    fn examples(&self) -> &'static [Example] {
+        &[]
+    }
+}
+
+/// A question people ask the mirror, and the SQL that answers it.
+pub struct Example {
+    pub question: &'static str,
+    pub sql: &'static str,
+}
+
+/// The vendor's own part of one configured account.
+pub trait AccountConfig: std::fmt::Debug + Send + Sync + 'static {
+    /// The account's streams, with the vendor's retention and window strategy.
+    fn streams(&self, settings: &StreamSettings) -> Vec<StreamSpec>;
+    /// The most requests per second the account may send.
+    fn requests_per_second(&self) -> f64;
+    /// Requests per UTC day, if the vendor limits them.
+    fn daily_request_budget(&self) -> Option<u64> {
+        None
+    }
+    /// Every secret of the account.
+    fn secrets(&self) -> Vec<&Secret>;
+    /// The vendor's own keys, resolved, as TOML lines (secrets redacted).
+    fn render(&self) -> String;
+    /// The account's connector over `http` (the account's client, pacer and
+    /// budget); it registers its credentials with the client's redactor.
+    fn connect(&self, http: Arc<HttpClient>) -> Arc<dyn Connector>;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// One stream of an account, as its vendor defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamSpec {
+    pub name: String,
+    /// How long the vendor keeps the stream's events, if limited.
+    pub retention: Option<chrono::Duration>,
+    pub strategy: WindowStrategy,
+}
+
+/// How the engine cuts a stream's range into windows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WindowStrategy {
+    /// Ask for the whole range; split a window while its reader reports more
+    /// than `records` records in it.
+    Adaptive { records: u64 },
+    /// Windows of at most `length`.
+    Fixed { length: chrono::Duration },
+}
+
+/// A vendor account, connected: reads time windows of its streams.
+pub trait Connector: Send + Sync {
+    /// Starts reading `window` of `stream`.
+    fn open<'a>(
+        &'a self,
+        stream: &'a str,
+        window: Window,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>>;
+
+    /// The parts the vendor lists for `stream` (its services, say), shown by
+    /// `status`; `None` when the vendor lists none.
+    fn catalog<'a>(
+        &'a self,
+        _stream: &'a str,
+        _counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ConnectorError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// One cheap authenticated request (`check-config --connect`): what worked.
+    fn probe<'a>(
+        &'a self,
+        now: DateTime<Utc>,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>>;
+}
+
+/// One window of one stream, page by page.
+pub trait PageReader: Send {
+    /// The records the vendor says the window holds, if it says.
+    fn total(&self) -> Option<u64>;
+    /// The next page and whether it is the window's last; `None` after the last.
+    fn next<'a>(
+        &'a mut self,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Option<(Page, bool)>, ConnectorError>>;
+}
 
 /// A half-open time range `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -59,60 +173,47 @@ impl std::fmt::Display for Window {
     }
 }
 
-/// Normalized rows of one page, of either source.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PageRows {
-    Gong(Vec<GongRow>),
-    Genesys(Vec<GenesysRow>),
-}
-
-impl PageRows {
-    pub fn len(&self) -> usize {
-        match self {
-            PageRows::Gong(r) => r.len(),
-            PageRows::Genesys(r) => r.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn as_rows(&self) -> crate::store::Rows<'_> {
-        match self {
-            PageRows::Gong(r) => crate::store::Rows::Gong(r),
-            PageRows::Genesys(r) => crate::store::Rows::Genesys(r),
-        }
-    }
-}
-
 /// One page as a connector hands it to the engine.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
-    pub rows: PageRows,
+    pub rows: Vec<Row>,
     pub rejected: Vec<Rejected>,
+}
+
+/// Why a window could not be read whole, in a way a shorter window may cure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowFailure {
+    /// The vendor's paging cursor expired (again, after the window was read
+    /// afresh) before the window's last page.
+    CursorExpired,
+    /// The vendor's query for the window ended without results, twice.
+    QueryFailed,
+    /// The vendor refuses a time range this long.
+    TooLong,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     #[error(transparent)]
     Http(#[from] HttpError),
-    #[error("{what}: the vendor's cursor expired or repeated twice in one window; the window will be read again on the next run")]
-    Cursor { what: String },
+    /// The engine splits the window and reads the halves, down to a floor.
+    #[error("{what}: {detail}")]
+    Window {
+        what: String,
+        failure: WindowFailure,
+        detail: String,
+    },
     #[error("{what}: unexpected response: {detail}")]
     Protocol { what: String, detail: String },
-    /// The vendor refused the window as too long: the engine splits it.
-    #[error("{what}: the vendor refuses a time window this long: {message}")]
-    WindowTooLong { what: String, message: String },
 }
 
 impl ConnectorError {
     pub fn class(&self) -> ErrorClass {
         match self {
             ConnectorError::Http(e) => e.class(),
-            ConnectorError::Cursor { .. }
-            | ConnectorError::Protocol { .. }
-            | ConnectorError::WindowTooLong { .. } => ErrorClass::Retryable,
+            ConnectorError::Window { .. } | ConnectorError::Protocol { .. } => {
+                ErrorClass::Retryable
+            }
         }
     }
 }

@@ -57,12 +57,12 @@ impl DaemonError {
 /// contents of `path`, which SIGHUP reads again.
 pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     let d = Arc::new(Daemon {
-        owner: crate::store::lease_owner_id(),
+        owner: crate::lease::owner_id(),
         cancel: CancellationToken::new(),
         tracker: TaskTracker::new(),
         locks: Mutex::new(HashMap::new()),
         last: Mutex::new(BTreeMap::new()),
-        heartbeat: AtomicI64::new(Utc::now().timestamp_millis()),
+        heartbeat: AtomicI64::new(crate::clock::now().timestamp_millis()),
         accounts: Mutex::new(Accounts::default()),
     });
     let mut sched = JobScheduler::new()
@@ -71,7 +71,10 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
     let beat = d.clone();
     let heartbeat = Job::new_async(HEARTBEAT, move |_, _| {
         let beat = beat.clone();
-        Box::pin(async move { beat.heartbeat.store(Utc::now().timestamp_millis(), Relaxed) })
+        Box::pin(async move {
+            beat.heartbeat
+                .store(crate::clock::now().timestamp_millis(), Relaxed)
+        })
     })
     .map_err(DaemonError::schedule("the heartbeat"))?;
     sched
@@ -257,7 +260,7 @@ impl Daemon {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
             r.key.to_string(),
             Last {
-                at: Utc::now(),
+                at: crate::clock::now(),
                 outcome,
                 rows: c.rows_inserted + c.rows_updated,
             },
@@ -344,7 +347,7 @@ impl Daemon {
         let mut t = tokio::time::interval(half);
         loop {
             t.tick().await;
-            let age = Utc::now().timestamp_millis() - self.heartbeat.load(Relaxed);
+            let age = crate::clock::now().timestamp_millis() - self.heartbeat.load(Relaxed);
             if age <= fresh.as_millis() as i64 {
                 notify(&[NotifyState::Watchdog]);
             } else {
@@ -358,7 +361,8 @@ impl Daemon {
 
 /// A random delay in `[0, min(5 s, a tenth of the schedule's shortest gap)]`.
 fn jitter_for(schedule: &str) -> Duration {
-    let cap = shortest_gap(schedule, Utc::now()).map_or(MAX_JITTER, |g| (g / 10).min(MAX_JITTER));
+    let cap = shortest_gap(schedule, crate::clock::now())
+        .map_or(MAX_JITTER, |g| (g / 10).min(MAX_JITTER));
     cap.mul_f64(fastrand::f64())
 }
 

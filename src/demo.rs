@@ -3,9 +3,9 @@
 //! what happened plus example queries with their answers, for `main.rs` to print.
 
 use crate::config::{Config, ConfigError};
+use crate::record::Source;
 use crate::simulator::{self, SimConfig, SimHandle};
-use crate::store::examples::{Table, GENESYS_EXAMPLES, GONG_EXAMPLES};
-use crate::store::{Store, StoreError};
+use crate::store::{QueryTable, Store, StoreError};
 use crate::streams::{self, BuildError, Selector};
 use crate::sync::{self, ProgressFn, Range, Report};
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub struct Summary {
     /// `(source, account, stream, rows)`.
     pub rows: Vec<(String, String, String, i64)>,
     /// `(question, sql, answer)`.
-    pub examples: Vec<(&'static str, &'static str, Table)>,
+    pub examples: Vec<(&'static str, &'static str, QueryTable)>,
 }
 
 fn config_text(sim: &SimHandle) -> String {
@@ -65,7 +65,7 @@ pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, De
     };
     let started = Instant::now();
     let mut cfg = SimConfig::new(1);
-    cfg.end = Some(chrono::Utc::now());
+    cfg.end = Some(crate::clock::now());
     let sim = simulator::start(cfg, "127.0.0.1:0".parse().expect("a socket address"))
         .await
         .map_err(io)?;
@@ -89,7 +89,7 @@ pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, De
     let store = Store::open(&config.database_path)?;
     let rows = store.rows_per_stream()?;
     let mut examples = Vec::new();
-    for e in GONG_EXAMPLES.iter().chain(GENESYS_EXAMPLES) {
+    for e in Source::ALL.iter().flat_map(|s| s.vendor().examples()) {
         examples.push((e.question, e.sql, store.run_example(e.sql)?));
     }
     Ok(Summary {

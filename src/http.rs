@@ -344,7 +344,7 @@ impl HttpClient {
                 Err(SendError::Http(e)) => Failure::Transient(describe(&e)),
                 Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
                     Failure::RateLimited {
-                        retry_after: retry_after(&reply.headers, chrono::Utc::now()),
+                        retry_after: retry_after(&reply.headers, crate::clock::now()),
                     }
                 }
                 Ok(reply) if reply.status.is_server_error() => Failure::Transient(format!(
@@ -481,7 +481,7 @@ mod tests {
 
     #[test]
     fn retry_after_takes_seconds_or_a_date() {
-        let now = chrono::Utc::now();
+        let now = crate::clock::now();
         let at = |v: &str| retry_after(&headers(v), now);
         assert_eq!(at("3"), Some(Duration::from_secs(3)));
         assert_eq!(at("0.5"), Some(Duration::from_millis(500)));

@@ -9,12 +9,14 @@
 //!
 //! `ARCHITECTURE.md` shows how data flows between them.
 
+pub mod clock;
 pub mod config;
 pub mod connector;
 pub mod connectors;
 pub mod daemon;
 pub mod demo;
 pub mod http;
+pub mod lease;
 pub mod logging;
 pub mod probe;
 pub mod progress;

@@ -34,8 +34,8 @@ struct Cli {
     config: PathBuf,
     /// Log lines as text, or JSON objects for log shippers (default: the
     /// config's `[log] format`, else text).
-    #[arg(long, global = true, value_parser = ["text", "json"])]
-    log_format: Option<String>,
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,8 +78,8 @@ enum Command {
 #[derive(clap::Args)]
 struct Selectors {
     /// Only this source.
-    #[arg(long, value_parser = ["gong", "genesys"])]
-    source: Option<String>,
+    #[arg(long, value_enum)]
+    source: Option<Source>,
     /// Only this account (its `name` in the config).
     #[arg(long)]
     account: Option<String>,
@@ -95,7 +95,7 @@ struct Selectors {
 impl Selectors {
     fn selector(&self) -> Selector {
         Selector {
-            source: self.source.as_deref().and_then(Source::parse),
+            source: self.source,
             account: self.account.clone(),
             stream: self.stream.clone(),
         }
@@ -104,7 +104,7 @@ impl Selectors {
 
 fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     auditmirror::time::parse_instant(s)
-        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(chrono::Utc::now(), d)))
+        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(auditmirror::clock::now(), d)))
         .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
 }
 
@@ -200,6 +200,21 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     auditmirror::time::parse_duration(s)
 }
 
+/// `config OK: 1 Gong and 2 Genesys account(s), 7 stream(s)`.
+fn config_summary(config: &Config) -> String {
+    let per_vendor: Vec<String> = Source::ALL
+        .iter()
+        .map(|s| format!("{} {}", config.accounts_of(*s).count(), s.vendor().title()))
+        .collect();
+    let streams: usize = config.accounts.iter().map(|a| a.streams().len()).sum();
+    let vendors = match per_vendor.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    format!("config OK: {vendors} account(s), {streams} stream(s)")
+}
+
 /// An error with the exit code it deserves.
 struct Failure {
     code: u8,
@@ -218,19 +233,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let log_format = cli.log_format.as_deref().and_then(LogFormat::parse);
+    let log_format = cli.log_format;
     let load_config = |path: &std::path::Path| load_config(path, log_format);
     match cli.command {
         Command::CheckConfig { connect } => {
             let config = load_config(&cli.config)?;
             print!("{}", config.render());
-            let streams: usize =
-                config.gong.iter().map(|g| g.log_types.len()).sum::<usize>() + config.genesys.len();
-            eprintln!(
-                "config OK: {} Gong and {} Genesys account(s), {streams} stream(s)",
-                config.gong.len(),
-                config.genesys.len()
-            );
+            eprintln!("{}", config_summary(&config));
             if connect {
                 return runtime()?.block_on(check_connect(&config));
             }
@@ -244,7 +253,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 }
                 _ => Vec::new(),
             };
-            let reports = auditmirror::status::build(&config, known, chrono::Utc::now());
+            let reports = auditmirror::status::build(&config, known, auditmirror::clock::now());
             if json {
                 let text = serde_json::to_string_pretty(&reports)
                     .context("cannot encode status as JSON")
@@ -462,7 +471,7 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         code: EXIT_USAGE,
         error,
     };
-    let now = chrono::Utc::now();
+    let now = auditmirror::clock::now();
     let mut cfg = SimConfig::new(a.seed);
     cfg.origin = now - chrono::Duration::days(a.days.into());
     cfg.end = a.finite.then_some(now);

@@ -1,10 +1,8 @@
-//! `check-config --connect`: one cheap authenticated request per account, to
-//! prove the credentials, base URLs and permissions work before a real sync.
+//! `check-config --connect`: one cheap authenticated request per account (what
+//! its connector's `probe` asks), to prove the credentials, base URLs and
+//! permissions work before a real sync.
 
 use crate::config::Config;
-use crate::connector::Window;
-use crate::connectors::genesys::GenesysConnector;
-use crate::connectors::gong::GongConnector;
 use crate::http::{Counters, HttpClient, Policy};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,59 +22,21 @@ fn policy() -> Policy {
     }
 }
 
-/// Probes every account: Gong with a one-hour `/v2/logs` read of its first log
-/// type, Genesys with a token and the audit service mapping.
+/// Probes every account, in config order.
 pub async fn probe(config: &Config) -> Vec<Probe> {
     let mut out = Vec::new();
     let counters = Counters::default();
-    for g in &config.gong {
+    for a in &config.accounts {
         let result = match HttpClient::new(policy(), None, None) {
             Err(e) => Err(e.to_string()),
             Ok(http) => {
-                let conn = GongConnector::new(g, Arc::new(http));
-                let now = chrono::Utc::now();
-                let log_type = g
-                    .log_types
-                    .first()
-                    .map(String::as_str)
-                    .unwrap_or("UserCallPlay");
-                match conn
-                    .open(
-                        log_type,
-                        Window::new(now - chrono::Duration::hours(1), now),
-                        &counters,
-                    )
-                    .await
-                {
-                    Ok(r) => Ok(format!(
-                        "read {log_type}: {} entries in the last hour",
-                        r.total()
-                    )),
-                    Err(e) => Err(e.to_string()),
-                }
+                let conn = a.config.connect(Arc::new(http));
+                let now = crate::clock::now();
+                conn.probe(now, &counters).await.map_err(|e| e.to_string())
             }
         };
         out.push(Probe {
-            account: format!("gong/{}", g.name),
-            result,
-        });
-    }
-    for g in &config.genesys {
-        let result = match HttpClient::new(policy(), None, None) {
-            Err(e) => Err(e.to_string()),
-            Ok(http) => match GenesysConnector::new(g, Arc::new(http))
-                .services(&counters)
-                .await
-            {
-                Ok(services) => Ok(format!(
-                    "token and service mapping: {} services",
-                    services.len()
-                )),
-                Err(e) => Err(e.to_string()),
-            },
-        };
-        out.push(Probe {
-            account: format!("genesys/{}", g.name),
+            account: format!("{}/{}", a.source, a.name),
             result,
         });
     }

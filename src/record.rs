@@ -1,38 +1,10 @@
-//! The normalized rows that connectors produce and the store writes. Plain data:
-//! no HTTP, no SQL. Columns that are plain fields of `raw_json` are derived by the
-//! mirror itself (DESIGN §1, "store each byte once"), so they are not carried here.
+//! The data that crosses from connectors to the store: stream keys, a vendor's
+//! mirror table as the store writes it, normalized rows of it, and records that
+//! could not be normalized. Plain data: no HTTP, no SQL, no vendor.
 
 use chrono::{DateTime, Utc};
 
-/// Which vendor a stream belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Source {
-    Gong,
-    Genesys,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Gong => "gong",
-            Source::Genesys => "genesys",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Source> {
-        match s {
-            "gong" => Some(Source::Gong),
-            "genesys" => Some(Source::Genesys),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::connectors::Source;
 
 /// The unit of sync and of state: `(source, account, stream)`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,31 +30,29 @@ impl std::fmt::Display for StreamKey {
     }
 }
 
-/// One Gong `/v2/logs` entry, normalized.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GongRow {
-    /// Hex SHA-256 over the entry's identifying content (DESIGN §3).
-    pub id: String,
-    pub log_type: String,
-    /// `eventTime` as an instant.
-    pub timestamp: DateTime<Utc>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub ip_address: Option<String>,
-    /// The entry exactly as received (insignificant whitespace removed).
-    pub raw_json: String,
+/// A vendor's mirror table, as the store writes it. Besides `account`, `id`,
+/// `raw_json` and `db_last_updated`, the store writes the event time and the
+/// `columns` below; every other column of the table is generated from
+/// `raw_json` by the schema (`migrations/`), so each byte is stored once.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    /// The column that holds [`Row::time`] in the stored UTC form.
+    pub time_column: &'static str,
+    /// The other stored columns, in the order of [`Row::columns`].
+    pub columns: &'static [&'static str],
 }
 
-/// One Genesys `AuditLogMessage`, normalized.
+/// One normalized record of a vendor's table.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GenesysRow {
+pub struct Row {
+    /// The record's id: unique per account within its table.
     pub id: String,
-    /// `eventDate` as an instant.
-    pub event_date: DateTime<Utc>,
-    /// `remoteIp` joined with `,`; `None` when absent or empty.
-    pub remote_ip_addresses: Option<String>,
-    /// The message exactly as received (insignificant whitespace removed).
+    /// When the event happened.
+    pub time: DateTime<Utc>,
+    /// Values of [`Table::columns`], in that order.
+    pub columns: Vec<Option<String>>,
+    /// The record as received, insignificant whitespace removed.
     pub raw_json: String,
 }
 

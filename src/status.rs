@@ -24,17 +24,15 @@ pub struct StreamReport {
 /// Configured streams first (in config order), then streams the mirror still
 /// holds that the config no longer names.
 pub fn build(config: &Config, known: Vec<StreamStatus>, now: DateTime<Utc>) -> Vec<StreamReport> {
-    let mut configured: Vec<(String, String, String)> = Vec::new();
-    for g in &config.gong {
-        configured.extend(
-            g.log_types
-                .iter()
-                .map(|lt| ("gong".to_owned(), g.name.clone(), lt.clone())),
-        );
-    }
-    for g in &config.genesys {
-        configured.push(("genesys".to_owned(), g.name.clone(), "audits".to_owned()));
-    }
+    let configured: Vec<(String, String, String)> = config
+        .accounts
+        .iter()
+        .flat_map(|a| {
+            a.streams()
+                .into_iter()
+                .map(move |s| (a.source.to_string(), a.name.clone(), s.name))
+        })
+        .collect();
     let mut known = known;
     let mut out = Vec::new();
     for (source, account, stream) in configured {

@@ -2,14 +2,12 @@
 //! client, pacer and daily budget per account, shared by that account's streams
 //! (and, in the daemon, across config reloads: see [`Accounts`]).
 
-use crate::config::Config;
-use crate::config::{GenesysMode, HttpLimits};
-use crate::connectors::genesys::GenesysConnector;
-use crate::connectors::gong::GongConnector;
+use crate::config::{Account, Config, HttpLimits};
+use crate::connector::Connector;
 use crate::http::{HttpClient, HttpError, Pacer, Policy};
 use crate::record::{Source, StreamKey};
 use crate::store::{Store, StoreError};
-use crate::sync::{DailyBudget, Reader, Stream};
+use crate::sync::{DailyBudget, Stream};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -38,10 +36,15 @@ impl Accounts {
     fn get(
         &self,
         next: &mut HashMap<(Source, String), Shared>,
-        key: (Source, String),
-        limits: Limits,
+        account: &Account,
         make: impl FnOnce() -> Result<(HttpClient, Option<Arc<DailyBudget>>), BuildError>,
     ) -> Result<(Arc<HttpClient>, Option<Arc<DailyBudget>>), BuildError> {
+        let key = (account.source, account.name.clone());
+        let c = &account.config;
+        let limits = (
+            (c.requests_per_second().to_bits(), c.daily_request_budget()),
+            account.limits,
+        );
         let shared = match self.by_account.get(&key).filter(|s| s.limits == limits) {
             Some(kept) => kept.clone(),
             None => {
@@ -59,7 +62,7 @@ impl Accounts {
     }
 }
 
-type Limits = ((u64, u64), HttpLimits);
+type Limits = ((u64, Option<u64>), HttpLimits);
 
 /// `policy` with the account's limits on bodies and response times. A field the
 /// caller set away from the default (the connection probe, tests) keeps its value.
@@ -85,19 +88,6 @@ fn with_limits(policy: &Policy, limits: &HttpLimits) -> Policy {
             limits.max_body_bytes,
         ),
         ..policy.clone()
-    }
-}
-
-/// How long Gong keeps each log type, where limited.
-pub fn gong_retention(log_type: &str) -> Option<chrono::Duration> {
-    (log_type == "AccessLog").then(|| chrono::Duration::days(14))
-}
-
-/// How long Genesys keeps audits: about a year for queries, 14 days for realtime.
-pub fn genesys_retention(mode: GenesysMode) -> chrono::Duration {
-    match mode {
-        GenesysMode::History => chrono::Duration::days(365),
-        GenesysMode::Realtime => chrono::Duration::days(14),
     }
 }
 
@@ -168,77 +158,48 @@ pub fn build_in(
     policy: &Policy,
     accounts: &mut Accounts,
 ) -> Result<Vec<Arc<Stream>>, BuildError> {
+    let clock = crate::clock::system();
     let mut next = HashMap::new();
     let mut out = Vec::new();
-    for g in &config.gong {
-        let keys: Vec<StreamKey> = g
-            .log_types
-            .iter()
-            .map(|lt| StreamKey::new(Source::Gong, &g.name, lt))
-            .filter(|k| sel.matches(k))
+    for a in &config.accounts {
+        let specs: Vec<_> = a
+            .streams()
+            .into_iter()
+            .filter(|spec| sel.matches(&StreamKey::new(a.source, &a.name, &spec.name)))
             .collect();
-        if keys.is_empty() {
+        if specs.is_empty() {
             continue;
         }
-        let limit = u64::from(g.daily_request_budget);
-        let key = (Source::Gong, g.name.clone());
-        let (http, budget) = accounts.get(
-            &mut next,
-            key,
-            ((g.requests_per_second.to_bits(), limit), g.limits),
-            || {
-                let budget = Arc::new(DailyBudget::load(store, Source::Gong, &g.name, limit)?);
-                let pacer = Pacer::per_second(g.requests_per_second);
-                let policy = with_limits(policy, &g.limits);
-                let http = HttpClient::new(policy, Some(pacer), Some(budget.clone()))?;
-                Ok((http, Some(budget)))
-            },
-        )?;
-        let redactor = http.redactor().clone();
-        let conn = Arc::new(GongConnector::new(g, http));
-        for key in keys {
-            let log_type = key.stream.clone();
+        let (http, budget) = accounts.get(&mut next, a, || {
+            let budget = match a.config.daily_request_budget() {
+                Some(limit) => Some(Arc::new(DailyBudget::load(
+                    store,
+                    a.source,
+                    &a.name,
+                    limit,
+                    clock.clone(),
+                )?)),
+                None => None,
+            };
+            let pacer = Pacer::per_second(a.config.requests_per_second());
+            let policy = with_limits(policy, &a.limits);
+            let spend = budget.clone().map(|b| b as Arc<dyn crate::http::Budget>);
+            Ok((HttpClient::new(policy, Some(pacer), spend)?, budget))
+        })?;
+        // A new connector each build: the account's credentials may have changed.
+        let connector: Arc<dyn Connector> = a.config.connect(http.clone());
+        let table = a.source.vendor().table();
+        for spec in specs {
             out.push(Arc::new(Stream {
-                retention: gong_retention(&log_type),
-                key,
-                settings: g.settings.clone(),
-                reader: Reader::Gong {
-                    conn: conn.clone(),
-                    log_type,
-                },
+                key: StreamKey::new(a.source, &a.name, &spec.name),
+                settings: a.settings.clone(),
+                spec,
+                table,
+                connector: connector.clone(),
                 budget: budget.clone(),
-                redactor: redactor.clone(),
+                redactor: http.redactor().clone(),
             }));
         }
-    }
-    for g in &config.genesys {
-        let key = StreamKey::new(Source::Genesys, &g.name, "audits");
-        if !sel.matches(&key) {
-            continue;
-        }
-        let rate = u64::from(g.requests_per_minute);
-        let (http, _) = accounts.get(
-            &mut next,
-            (Source::Genesys, g.name.clone()),
-            ((rate, 0), g.limits),
-            || {
-                let pacer = Pacer::per_minute(g.requests_per_minute);
-                let policy = with_limits(policy, &g.limits);
-                Ok((HttpClient::new(policy, Some(pacer), None)?, None))
-            },
-        )?;
-        let redactor = http.redactor().clone();
-        out.push(Arc::new(Stream {
-            key,
-            redactor,
-            settings: g.settings.clone(),
-            retention: Some(genesys_retention(g.mode)),
-            reader: Reader::Genesys {
-                conn: Arc::new(GenesysConnector::new(g, http)),
-                realtime: g.mode == GenesysMode::Realtime,
-            },
-            budget: None,
-        }));
     }
     if out.is_empty() {
         return Err(BuildError::NoMatch(sel.to_string()));
@@ -264,7 +225,7 @@ mod tests {
         Config::parse(
             &text,
             Path::new("/etc/auditmirror/c.toml"),
-            chrono::Utc::now(),
+            crate::clock::now(),
         )
         .unwrap()
     }

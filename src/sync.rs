@@ -1,51 +1,33 @@
-//! The window/watermark engine, shared by both connectors: plans the range from
-//! watermark, lookback, settle, start and vendor retention; fetching tasks
-//! (`fetch.rs`) stream pages over a bounded channel to one writing thread
-//! (`run.rs`), which commits the pages waiting in one transaction; the watermark
-//! moves in the transaction of each window's last page.
+//! The window/watermark engine, the same for every vendor: plans the range from
+//! watermark, lookback, settle, start and the vendor's retention; fetching tasks
+//! (`fetch.rs`, windows cut and split by `windows.rs`) stream pages over a
+//! bounded channel to one writing thread (`run.rs`), which commits the pages
+//! waiting in one transaction; the watermark moves in the transaction of each
+//! window's last page.
 
+use crate::clock::Clock;
 use crate::config::StreamSettings;
-use crate::connector::Window;
-use crate::connectors::genesys::GenesysConnector;
-use crate::connectors::gong::GongConnector;
-use crate::http::{Budget, ErrorClass, HttpError};
-use crate::record::{Source, StreamKey};
-use crate::store::{RunCounts, Store, StoreError};
+use crate::connector::{Connector, StreamSpec, Window};
+use crate::http::ErrorClass;
+use crate::record::{StreamKey, Table};
+use crate::store::RunCounts;
 use crate::time::{fmt_utc, from_micros, to_micros};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// A Gong window this short is never split further, however many records it holds.
-const MIN_SPLIT: chrono::Duration = chrono::Duration::seconds(2);
-/// A Genesys window whose query keeps failing is halved while longer than this.
-const MIN_FAILED_SPLIT: chrono::Duration = chrono::Duration::hours(1);
-/// A window the vendor refuses as too long is halved while longer than this.
-const MIN_REFUSED_SPLIT: chrono::Duration = chrono::Duration::minutes(1);
-
-/// Where a stream's pages come from.
-pub enum Reader {
-    Gong {
-        conn: Arc<GongConnector>,
-        log_type: String,
-    },
-    /// `realtime`: the realtime endpoint instead of asynchronous queries.
-    Genesys {
-        conn: Arc<GenesysConnector>,
-        realtime: bool,
-    },
-}
 
 /// One stream, ready to run.
 pub struct Stream {
     pub key: StreamKey,
     pub settings: StreamSettings,
-    /// How long the vendor keeps this stream's events, if limited.
-    pub retention: Option<chrono::Duration>,
-    pub reader: Reader,
+    /// Its vendor's retention and window strategy.
+    pub spec: StreamSpec,
+    /// The vendor table its rows go to.
+    pub table: &'static Table,
+    /// The account's connector, shared by the account's streams.
+    pub connector: Arc<dyn Connector>,
     pub budget: Option<Arc<DailyBudget>>,
     /// The account's secrets: every error text is scrubbed with it before it is
     /// logged or stored.
@@ -77,7 +59,7 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 #[derive(Clone)]
 pub struct Options {
     pub db_path: PathBuf,
-    /// This process's lease name (`store::lease_owner_id()`).
+    /// This process's lease name (`lease::owner_id()`).
     pub owner: String,
     pub lease_ttl: Duration,
     /// How long to wait for a stream whose lease another process holds before
@@ -87,18 +69,22 @@ pub struct Options {
     /// as stopped. The watermark never moves past what was written.
     pub cancel: CancellationToken,
     pub progress: Option<ProgressFn>,
+    /// The time runs are planned and recorded at.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Options {
-    /// This process's owner id, a 2-minute lease, no waiting, no progress.
+    /// This process's owner id, a 2-minute lease, no waiting, no progress,
+    /// the system clock.
     pub fn new(db_path: PathBuf) -> Options {
         Options {
             db_path,
-            owner: crate::store::lease_owner_id(),
+            owner: crate::lease::owner_id(),
             lease_ttl: Duration::from_secs(120),
             wait: Duration::ZERO,
             cancel: CancellationToken::new(),
             progress: None,
+            clock: crate::clock::system(),
         }
     }
 }
@@ -210,7 +196,7 @@ pub fn plan(
                 format!(
                     "gap: events from {} to {} are no longer kept by the vendor",
                     fmt_utc(f),
-                    fmt_utc(floor)
+                    fmt_utc(floor.min(to))
                 )
             });
             from = floor;
@@ -222,96 +208,13 @@ pub fn plan(
     }
 }
 
-/// A daily request budget shared by an account's streams, counted per UTC day
-/// and persisted by the writer so it survives restarts.
-pub struct DailyBudget {
-    source: Source,
-    account: String,
-    limit: u64,
-    state: Mutex<(String, u64)>,
-    unsaved: AtomicU64,
-}
-
-fn utc_day(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
-impl DailyBudget {
-    /// Starts from what `store` says this account already spent today.
-    pub fn load(
-        store: &Store,
-        source: Source,
-        account: &str,
-        limit: u64,
-    ) -> Result<DailyBudget, StoreError> {
-        let day = utc_day(Utc::now());
-        let used = store.requests_on(source, account, &day)?;
-        Ok(DailyBudget {
-            source,
-            account: account.to_owned(),
-            limit,
-            state: Mutex::new((day, used)),
-            unsaved: AtomicU64::new(0),
-        })
-    }
-
-    /// Catches up with what other processes spent today and saved (a manual
-    /// `sync` beside the daemon, whose budget was loaded when it started).
-    pub fn refresh(&self, store: &Store) -> Result<(), StoreError> {
-        let day = utc_day(Utc::now());
-        let saved = store.requests_on(self.source, &self.account, &day)?;
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.0 != day {
-            *s = (day, 0);
-        }
-        // What the store holds includes our saved requests; add our unsaved ones.
-        s.1 = s.1.max(saved + self.unsaved.load(Relaxed));
-        Ok(())
-    }
-
-    /// Requests spent today.
-    pub fn used(&self) -> u64 {
-        self.state.lock().map(|s| s.1).unwrap_or(0)
-    }
-
-    fn save(&self, store: &mut Store) -> Result<(), StoreError> {
-        let n = self.unsaved.swap(0, Relaxed);
-        let day = self
-            .state
-            .lock()
-            .map(|s| s.0.clone())
-            .unwrap_or_else(|_| utc_day(Utc::now()));
-        store
-            .add_requests(self.source, &self.account, &day, n)
-            .inspect_err(|_| {
-                self.unsaved.fetch_add(n, Relaxed);
-            })
-    }
-}
-
-impl Budget for DailyBudget {
-    fn spend(&self) -> Result<(), HttpError> {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let today = utc_day(Utc::now());
-        if s.0 != today {
-            *s = (today, 0);
-        }
-        if s.1 >= self.limit {
-            return Err(HttpError::Budget(format!(
-                "{}/{}: the daily request budget of {} is spent (daily_request_budget); syncing resumes after 00:00 UTC",
-                self.source, self.account, self.limit
-            )));
-        }
-        s.1 += 1;
-        self.unsaved.fetch_add(1, Relaxed);
-        Ok(())
-    }
-}
-
+mod budget;
 mod fetch;
 mod lease;
 mod run;
 mod windows;
+mod writer;
+pub use budget::{DailyBudget, Tally};
 pub use run::{run_all, run_stream};
 
 #[cfg(test)]

@@ -81,12 +81,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 90s, 15m, 2h or 1d"))
 }
 
-/// Formats a duration the way the config accepts it back (`15m`, `1day`).
+/// Formats a duration the way the config writes it and accepts it back:
+/// `30d`, `15m`, `1h30m`, `2m30s`, `250ms` (days down to nanoseconds, largest
+/// first, zero parts left out).
 pub fn fmt_duration(d: Duration) -> String {
     if d.is_zero() {
         return "0s".to_owned();
     }
-    humantime::format_duration(d).to_string()
+    let secs = d.as_secs();
+    let parts = [
+        (secs / 86_400, "d"),
+        (secs / 3600 % 24, "h"),
+        (secs / 60 % 60, "m"),
+        (secs % 60, "s"),
+        (u64::from(d.subsec_millis()), "ms"),
+        (u64::from(d.subsec_micros() % 1000), "us"),
+        (u64::from(d.subsec_nanos() % 1000), "ns"),
+    ];
+    let text: String = parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    text
 }
 
 /// `d` as a chrono duration, saturating instead of overflowing.
@@ -174,9 +191,26 @@ mod tests {
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("15 minutes ago").is_err());
         assert!(parse_duration("-1d").is_err());
-        for d in ["15m", "1day", "2h 30m", "0s"] {
+        for (d, shown) in [
+            ("15m", "15m"),
+            ("1day", "1d"),
+            ("30d", "30d"),
+            ("2h 30m", "2h30m"),
+            ("0s", "0s"),
+            ("1500ms", "1s500ms"),
+        ] {
             let parsed = parse_duration(d).unwrap();
+            assert_eq!(fmt_duration(parsed), shown);
             assert_eq!(parse_duration(&fmt_duration(parsed)).unwrap(), parsed);
+        }
+    }
+
+    proptest! {
+        /// What the config prints, it reads back as the same duration.
+        #[test]
+        fn printed_durations_read_back(secs in 0u64..(200 * 365 * 86_400), nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos);
+            prop_assert_eq!(parse_duration(&fmt_duration(d)).unwrap(), d);
         }
     }
 

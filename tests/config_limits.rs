@@ -155,8 +155,7 @@ fn parse_any(src: &str) -> Result<(), TestCaseError> {
         }
         Ok(cfg) => {
             cfg.render();
-            let settings = cfg.gong.iter().map(|g| &g.settings);
-            for s in settings.chain(cfg.genesys.iter().map(|g| &g.settings)) {
+            for s in cfg.accounts.iter().map(|a| &a.settings) {
                 let keep = Some(chrono::Duration::days(365));
                 plan(Range::Incremental, None, s, keep, now());
                 plan(Range::Incremental, Some(now()), s, None, now());

@@ -159,7 +159,7 @@ fn runs_started_after(db: &Path, stream: &str, t: DateTime<Utc>) -> i64 {
 async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload() {
     // Live data: ten new events per second and log type.
     let mut cfg = SimConfig::new(11);
-    cfg.origin = Utc::now() - chrono::Duration::minutes(2);
+    cfg.origin = auditmirror::clock::now() - chrono::Duration::minutes(2);
     cfg.gong_per_day = 864_000;
     let env = Env::start(
         cfg,
@@ -189,7 +189,7 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
     .unwrap();
 
     // The first runs read the two minutes of history.
-    let t0 = Utc::now();
+    let t0 = auditmirror::clock::now();
     wait_until("first sync", Duration::from_secs(30), || {
         mirrored_until(&env, "AccessLog", t0) && mirrored_until(&env, "UserActivityLog", t0)
     })
@@ -197,9 +197,9 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
     .unwrap_or_else(|e| panic!("{e}\n{}", daemon.stderr()));
 
     // Events that arrived but are not mirrored yet are within three ticks of one second.
-    let mut t = Utc::now();
+    let mut t = auditmirror::clock::now();
     wait_until("an event not mirrored yet", Duration::from_secs(10), || {
-        t = Utc::now();
+        t = auditmirror::clock::now();
         !mirrored_until(&env, "AccessLog", t)
     })
     .await
@@ -259,7 +259,7 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
         "the reload error names neither key nor line {line}:\n{log}"
     );
     assert!(notify.count("RELOADING=1") >= 1);
-    let t2 = Utc::now();
+    let t2 = auditmirror::clock::now();
     wait_until(
         "events after the bad reload",
         Duration::from_secs(10),
@@ -277,7 +277,7 @@ async fn scheduled_runs_mirror_new_events_tell_systemd_and_survive_a_bad_reload(
     daemon.signal(libc::SIGHUP);
     daemon.wait_log("config reloaded", "the good reload").await;
     tokio::time::sleep(Duration::from_millis(1500)).await; // a run already under way may finish
-    let settled = Utc::now();
+    let settled = auditmirror::clock::now();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(runs_started_after(&env.db, "UserActivityLog", settled), 0);
     assert!(runs_started_after(&env.db, "AccessLog", settled) >= 1);

@@ -10,7 +10,7 @@ use auditmirror::simulator::faults::Faults;
 use auditmirror::simulator::SimConfig;
 use auditmirror::streams::Selector;
 use auditmirror::sync::{Outcome, Range, Report};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use common::*;
 
 fn ok(reports: &[Report]) {
@@ -173,7 +173,7 @@ async fn injected_429s_and_server_errors_are_waited_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_realtime_path_mirrors_the_last_days() {
     let mut cfg = data(7, 3, 500);
-    cfg.origin = Utc::now() - Duration::days(3);
+    cfg.origin = auditmirror::clock::now() - Duration::days(3);
     let env = Env::start_genesys(cfg, "mode = \"realtime\"").await;
     ok(&env
         .run(Selector::default(), Range::Incremental, &Policy::default())

@@ -4,7 +4,7 @@
 mod common;
 
 use auditmirror::connector::Window;
-use auditmirror::connectors::gong::compact_json;
+use auditmirror::connectors::json::compact_json;
 use auditmirror::http::Policy;
 use auditmirror::record::Source;
 use auditmirror::simulator::faults::Faults;
@@ -54,7 +54,7 @@ async fn a_full_sync_equals_the_truth_and_a_second_writes_nothing() {
 async fn new_and_late_events_arrive_once() {
     let mut cfg = sim_config(2, 1, 864_000); // ten a second
     cfg.end = None; // events keep arriving
-    cfg.origin = chrono::Utc::now() - chrono::Duration::minutes(5);
+    cfg.origin = auditmirror::clock::now() - chrono::Duration::minutes(5);
     cfg.late = Some(LateEvents {
         fraction: 0.3,
         delay: std::time::Duration::from_secs(2),

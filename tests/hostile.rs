@@ -24,7 +24,7 @@ struct Setup {
 fn setup(account: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("auditmirror.toml");
-    let start = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+    let start = (auditmirror::clock::now() - chrono::Duration::hours(2)).to_rfc3339();
     std::fs::write(
         &config,
         format!("[database]\npath = \"mirror.sqlite\"\n[defaults]\nstart = \"{start}\"\nsettle = \"0s\"\n{account}"),

@@ -16,7 +16,10 @@ const SPEC: &str = concat!(
 
 /// Eight days of data ending a day ago (inside the realtime query's 14 days).
 fn cfg(seed: u64) -> SimConfig {
-    let end = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::days(1);
+    let end = auditmirror::clock::now()
+        .duration_trunc(Duration::hours(1))
+        .unwrap()
+        - Duration::days(1);
     let mut c = SimConfig::new(seed);
     c.origin = end - Duration::days(8);
     c.end = Some(end);
@@ -380,7 +383,7 @@ async fn paging_a_succeeded_transaction_returns_exactly_the_truth() {
         rt["entities"].as_array().unwrap()[..],
         want[..want.len().min(500)]
     );
-    let now = Utc::now();
+    let now = auditmirror::clock::now();
     let old = json!({"interval": interval(now - Duration::days(15), now - Duration::days(14))});
     let answer = api.post(&format!("{QUERY}/realtime"), &old).await;
     assert_eq!(code(&answer), (400, "bad.request"));

@@ -8,11 +8,16 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::atomic::Ordering::Relaxed;
 
-const LOG_TYPES: [&str; 5] = auditmirror::config::GONG_LOG_TYPES;
+use auditmirror::connectors::gong::LogType;
+
+const LOG_TYPES: [&str; 5] = LogType::NAMES;
 
 /// Ten days of data ending a day ago (inside AccessLog's 14-day retention).
 fn cfg(seed: u64) -> SimConfig {
-    let end = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::days(1);
+    let end = auditmirror::clock::now()
+        .duration_trunc(Duration::hours(1))
+        .unwrap()
+        - Duration::days(1);
     let mut c = SimConfig::new(seed);
     c.origin = end - Duration::days(10);
     c.end = Some(end);
@@ -319,15 +324,15 @@ async fn errors_have_gong_status_codes_and_shape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_log_is_kept_fourteen_days_and_to_is_optional() {
     let mut c = SimConfig::new(5);
-    c.origin = Utc::now() - Duration::days(30);
+    c.origin = auditmirror::clock::now() - Duration::days(30);
     c.gong_per_day = 50;
     let sim = sim(c).await;
     let client = Client::new(&sim);
     let entries = client
         .all(
             "AccessLog",
-            Utc::now() - Duration::days(30),
-            Utc::now() + Duration::days(1),
+            auditmirror::clock::now() - Duration::days(30),
+            auditmirror::clock::now() + Duration::days(1),
             &validator("LogsResponse"),
         )
         .await;
@@ -337,20 +342,20 @@ async fn access_log_is_kept_fourteen_days_and_to_is_optional() {
         .min()
         .unwrap();
     assert!(
-        oldest >= Utc::now() - Duration::days(14) - Duration::minutes(1),
+        oldest >= auditmirror::clock::now() - Duration::days(14) - Duration::minutes(1),
         "{oldest}"
     );
     let plays = client
         .all(
             "UserCallPlay",
-            Utc::now() - Duration::days(30),
-            Utc::now() + Duration::days(1),
+            auditmirror::clock::now() - Duration::days(30),
+            auditmirror::clock::now() + Duration::days(1),
             &validator("LogsResponse"),
         )
         .await;
     assert!(plays.len() > 1400, "{}", plays.len());
     // Without toDateTime the logs end with the latest recorded one.
-    let from = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let from = (auditmirror::clock::now() - Duration::days(1)).to_rfc3339();
     let (status, _, body) = client
         .get(&[("logType", "UserCallPlay"), ("fromDateTime", &from)])
         .await;
@@ -401,7 +406,7 @@ fn paging_random_ranges_matches_the_truth() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_faults_malformed_duplicated_and_late_entries() {
     let mut c = SimConfig::new(13);
-    c.origin = Utc::now() - Duration::hours(2);
+    c.origin = auditmirror::clock::now() - Duration::hours(2);
     c.gong_per_day = 86_400 * 4; // four a second, so the last seconds hold data
     c.malformed_every = 50;
     c.duplicate_every = 2;
@@ -444,8 +449,8 @@ async fn data_faults_malformed_duplicated_and_late_entries() {
     assert_eq!(unique, expected);
     // Late events: part of the last two seconds is hidden, then shows up.
     let hidden_window = (
-        Utc::now() - Duration::seconds(30),
-        Utc::now() - Duration::milliseconds(200),
+        auditmirror::clock::now() - Duration::seconds(30),
+        auditmirror::clock::now() - Duration::milliseconds(200),
     );
     let early = sim
         .gong_truth("UserCallPlay", hidden_window.0, hidden_window.1)

@@ -34,7 +34,7 @@ async fn cursors_that_expire_at_once_split_windows_until_the_truth_is_reached() 
 async fn cursors_that_expire_even_for_the_shortest_window_fail_saying_why() {
     // 200 entries within one second: more than a page even at the floor.
     let mut cfg = sim_config(32, 1, 0);
-    let end = chrono::Utc::now() - chrono::Duration::minutes(10);
+    let end = auditmirror::clock::now() - chrono::Duration::minutes(10);
     cfg.origin = end - chrono::Duration::seconds(1);
     cfg.end = Some(end);
     cfg.gong_per_day = 200 * 86_400;

@@ -2,16 +2,12 @@
 //! `${CREDENTIALS_DIRECTORY}/`) or `KEY_env`, read into a `SecretString` that
 //! remembers where it came from and never prints.
 
-use super::parse::{Ctx, Res, SecretKeys};
+use super::parse::{Ctx, Res};
 use super::*;
 
 impl Ctx<'_> {
-    pub(super) fn secret(
-        &self,
-        table: &str,
-        table_span: Range<usize>,
-        k: &SecretKeys<'_>,
-    ) -> Res<Secret> {
+    /// The secret one of `k`'s three spellings gives; exactly one must be there.
+    pub fn secret(&self, table: &str, table_span: Range<usize>, k: &SecretKeys<'_>) -> Res<Secret> {
         let key = |suffix: &str| format!("{table}.{}{suffix}", k.key);
         let given = [k.inline.is_some(), k.file.is_some(), k.env.is_some()]
             .iter()

@@ -5,7 +5,7 @@
 //! its error. The bounds also keep every instant the engine computes from them
 //! far inside chrono's range.
 
-use super::parse::{Ctx, Overrides, Res};
+use super::parse::{Ctx, Res};
 use super::*;
 
 /// A duration key: its default and the range it must fall in, as said in errors.
@@ -37,8 +37,8 @@ const WINDOW: DurationKey = DurationKey {
     name: "window",
     default: Duration::from_secs(86_400),
     min: MIN_WINDOW,
-    max: MAX_GENESYS_WINDOW,
-    range: "use 1m to 31d (31d is the longest Genesys audit query)",
+    max: MAX_WINDOW,
+    range: "use 1m to 366d",
 };
 
 const RESPONSE_TIMEOUT: DurationKey = DurationKey {
@@ -75,11 +75,14 @@ fn key(table: &str, own: bool, name: &str) -> String {
 }
 
 impl Ctx<'_> {
+    /// An account's stream settings; `max_window` is its vendor's longest
+    /// `window`, if the vendor has one.
     pub(super) fn settings(
         &self,
         table: &str,
         acct: Overrides<'_>,
         defaults: Overrides<'_>,
+        max_window: Option<Duration>,
     ) -> Res<StreamSettings> {
         let schedule = match pick(acct.schedule, defaults.schedule) {
             None => "0 */5 * * * *".to_owned(),
@@ -105,7 +108,7 @@ impl Ctx<'_> {
             lookback: self.duration(table, &LOOKBACK, pick(acct.lookback, defaults.lookback))?,
             settle: self.duration(table, &SETTLE, pick(acct.settle, defaults.settle))?,
             start,
-            window: self.duration(table, &WINDOW, pick(acct.window, defaults.window))?,
+            window: self.window(table, pick(acct.window, defaults.window), max_window)?,
             window_records,
         })
     }
@@ -147,6 +150,28 @@ impl Ctx<'_> {
             response_timeout,
             total_timeout,
         })
+    }
+
+    /// `window`, within the vendor's longest if it has one.
+    fn window(
+        &self,
+        table: &str,
+        v: Option<(bool, &Spanned<String>)>,
+        vendor_max: Option<Duration>,
+    ) -> Res<Duration> {
+        let window = self.duration(table, &WINDOW, v)?;
+        match (v, vendor_max) {
+            (Some((own, v)), Some(max)) if window > max => Err(self.err(
+                v.span(),
+                key(table, own, "window"),
+                format!(
+                    "`{}` is out of range: use 1m to {} (the longest this vendor's API accepts)",
+                    v.get_ref().trim(),
+                    fmt_duration(max)
+                ),
+            )),
+            _ => Ok(window),
+        }
     }
 
     /// A duration key's value, its default when absent; out of its range is an error.

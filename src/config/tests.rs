@@ -1,5 +1,25 @@
 use super::*;
+use crate::connectors::genesys::GenesysAccount;
+use crate::connectors::gong::{GongAccount, GongAuth, LogType};
 use secrecy::ExposeSecret;
+
+/// The `i`-th Gong account: what every account has, and Gong's own part.
+fn gong(cfg: &Config, i: usize) -> (&Account, &GongAccount) {
+    let a = cfg
+        .accounts_of(Source::Gong)
+        .nth(i)
+        .expect("a Gong account");
+    (a, a.vendor_config().expect("Gong's config"))
+}
+
+/// The `i`-th Genesys account.
+fn genesys(cfg: &Config, i: usize) -> (&Account, &GenesysAccount) {
+    let a = cfg
+        .accounts_of(Source::Genesys)
+        .nth(i)
+        .expect("a Genesys account");
+    (a, a.vendor_config().expect("Genesys's config"))
+}
 
 fn now() -> DateTime<Utc> {
     parse_instant("2026-11-24T12:00:00Z").unwrap()
@@ -31,10 +51,10 @@ fn example_file_loads_with_documented_defaults() {
     );
     assert_eq!(cfg.log.level.as_deref(), Some("info"));
     assert_eq!(cfg.log.format, Some(LogFormat::Text));
-    let g = &cfg.gong[0];
+    let (ga, g) = gong(&cfg, 0);
     assert_eq!(g.name, "acme");
     assert_eq!(g.base_url, "https://us-12345.api.gong.io");
-    assert_eq!(g.log_types, GONG_LOG_TYPES);
+    assert_eq!(g.log_types, LogType::ALL);
     assert_eq!(g.requests_per_second, 2.5);
     assert_eq!(g.daily_request_budget, 10_000);
     match &g.auth {
@@ -51,16 +71,16 @@ fn example_file_loads_with_documented_defaults() {
         }
         GongAuth::Bearer { .. } => panic!("example uses basic auth"),
     }
-    let s = &g.settings;
+    let s = &ga.settings;
     assert_eq!(s.schedule, "0 */5 * * * *");
     assert_eq!(s.lookback, Duration::from_secs(900));
     assert_eq!(s.settle, Duration::from_secs(120));
     assert_eq!(s.start, Start::Ago(Duration::from_secs(30 * 86_400)));
     assert_eq!(s.window, Duration::from_secs(86_400));
     assert_eq!(s.window_records, 10_000);
-    assert_eq!(g.limits, HttpLimits::default());
-    let e = &cfg.genesys[0];
-    assert_eq!(e.limits, HttpLimits::default());
+    assert_eq!(ga.limits, HttpLimits::default());
+    let (ea, e) = genesys(&cfg, 0);
+    assert_eq!(ea.limits, HttpLimits::default());
     assert_eq!(e.api_base_url, "https://api.mypurecloud.ie");
     assert_eq!(e.login_base_url, "https://login.mypurecloud.ie");
     assert_eq!(e.requests_per_minute, 300);
@@ -77,15 +97,18 @@ fn defaults_are_inherited_and_overridden_per_account() {
         "[defaults]\nlookback = \"1h\"\nschedule = \"*/30 * * * * *\"\n\n{GONG}lookback = \"5m\"\n\n{GENESYS}window = \"7d\"\nstart = 2026-01-01T00:00:00Z\n"
     );
     let cfg = parse(&src).unwrap();
-    assert_eq!(cfg.gong[0].settings.lookback, Duration::from_secs(300));
-    assert_eq!(cfg.gong[0].settings.schedule, "*/30 * * * * *");
-    assert_eq!(cfg.genesys[0].settings.lookback, Duration::from_secs(3600));
+    assert_eq!(gong(&cfg, 0).0.settings.lookback, Duration::from_secs(300));
+    assert_eq!(gong(&cfg, 0).0.settings.schedule, "*/30 * * * * *");
     assert_eq!(
-        cfg.genesys[0].settings.window,
+        genesys(&cfg, 0).0.settings.lookback,
+        Duration::from_secs(3600)
+    );
+    assert_eq!(
+        genesys(&cfg, 0).0.settings.window,
         Duration::from_secs(7 * 86_400)
     );
     assert_eq!(
-        cfg.genesys[0].settings.start,
+        genesys(&cfg, 0).0.settings.start,
         Start::At(parse_instant("2026-01-01T00:00:00Z").unwrap())
     );
 }
@@ -100,17 +123,20 @@ fn several_accounts_and_relative_paths() {
         cfg.database_path,
         PathBuf::from("/etc/auditmirror/data/m.sqlite")
     );
-    assert_eq!(cfg.gong.len(), 2);
-    assert!(matches!(cfg.gong[1].auth, GongAuth::Bearer { .. }));
-    assert_eq!(cfg.genesys[1].api_base_url, "https://api.mypurecloud.com");
+    assert_eq!(cfg.accounts_of(Source::Gong).count(), 2);
+    assert!(matches!(gong(&cfg, 1).1.auth, GongAuth::Bearer { .. }));
+    assert_eq!(
+        genesys(&cfg, 1).1.api_base_url,
+        "https://api.mypurecloud.com"
+    );
 }
 
 #[test]
 fn loopback_http_is_allowed_for_the_simulator() {
     let src = "[[gong]]\nname = \"sim\"\nbase_url = \"http://127.0.0.1:41001/\"\nbearer_token = \"t\"\n\n[[genesys]]\nname = \"sim\"\napi_base_url = \"http://localhost:41002\"\nlogin_base_url = \"http://[::1]:41002\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
     let cfg = parse(src).unwrap();
-    assert_eq!(cfg.gong[0].base_url, "http://127.0.0.1:41001");
-    assert_eq!(cfg.genesys[0].login_base_url, "http://[::1]:41002");
+    assert_eq!(gong(&cfg, 0).1.base_url, "http://127.0.0.1:41001");
+    assert_eq!(genesys(&cfg, 0).1.login_base_url, "http://[::1]:41002");
 }
 
 /// Each malformed config fails, naming the key (and the line it is on).
@@ -343,8 +369,8 @@ fn http_limits_default_to_32mb_60s_2m() {
         total_timeout: Duration::from_secs(120),
     };
     assert_eq!(HttpLimits::default(), want);
-    assert_eq!(cfg.gong[0].limits, want);
-    assert_eq!(cfg.genesys[0].limits, want);
+    assert_eq!(gong(&cfg, 0).0.limits, want);
+    assert_eq!(genesys(&cfg, 0).0.limits, want);
     let shown = cfg.render();
     assert!(
         shown.contains("max_body_mb = 32\nresponse_timeout = \"1m\"\ntotal_timeout = \"2m\""),
@@ -358,17 +384,18 @@ fn http_limits_are_inherited_and_overridden_per_account() {
         "[defaults]\nmax_body_mb = 8\nresponse_timeout = \"30s\"\n\n{GONG}total_timeout = \"10m\"\n\n{GENESYS}max_body_mb = 1024\nresponse_timeout = \"10m\"\ntotal_timeout = \"1h\"\n"
     );
     let cfg = parse(&src).unwrap();
-    let g = cfg.gong[0].limits;
+    let g = gong(&cfg, 0).0.limits;
     assert_eq!(g.max_body_bytes, 8 * 1024 * 1024);
     assert_eq!(g.response_timeout, Duration::from_secs(30));
     assert_eq!(g.total_timeout, Duration::from_secs(600));
-    let e = cfg.genesys[0].limits;
+    let e = genesys(&cfg, 0).0.limits;
     assert_eq!(e.max_body_bytes, 1024 * 1024 * 1024);
     assert_eq!(e.response_timeout, Duration::from_secs(600));
     assert_eq!(e.total_timeout, Duration::from_secs(3600));
     let lowest =
         format!("{GONG}max_body_mb = 1\nresponse_timeout = \"1s\"\ntotal_timeout = \"1s\"\n");
-    let l = parse(&lowest).unwrap().gong[0].limits;
+    let lowest = parse(&lowest).unwrap();
+    let l = gong(&lowest, 0).0.limits;
     assert_eq!(
         (l.max_body_bytes, l.response_timeout, l.total_timeout),
         (1024 * 1024, Duration::from_secs(1), Duration::from_secs(1))
@@ -442,9 +469,9 @@ fn durations_past_their_bounds_name_key_and_line() {
         ),
         ("settle = \"25h\"", "settle", "use 0s to 1d"),
         ("settle = \"999999999d\"", "settle", "use 0s to 1d"),
-        ("window = \"30s\"", "window", "use 1m to 31d"),
-        ("window = \"0s\"", "window", "use 1m to 31d"),
-        ("window = \"999999999d\"", "window", "use 1m to 31d"),
+        ("window = \"30s\"", "window", "use 1m to 366d"),
+        ("window = \"0s\"", "window", "use 1m to 366d"),
+        ("window = \"999999999d\"", "window", "use 1m to 366d"),
         ("start = \"999999999d\"", "start", "at most 100y"),
         ("start = \"36526d\"", "start", "at most 100y"),
         ("start = \"0001-01-01T00:00:00Z\"", "start", "at most 100y"),
@@ -464,16 +491,38 @@ fn durations_past_their_bounds_name_key_and_line() {
 }
 
 #[test]
+fn the_longest_window_is_the_vendors_own() {
+    // Genesys accepts audit queries of at most 31 days; Gong has no such limit.
+    fails_at(
+        &format!("{GENESYS}window = \"32d\"\n"),
+        6,
+        "genesys[emea].window",
+        "use 1m to 31d",
+    );
+    fails_at(
+        &format!("[defaults]\nwindow = \"40d\"\n{GONG}\n{GENESYS}"),
+        2,
+        "defaults.window",
+        "use 1m to 31d",
+    );
+    let cfg = parse(&format!("{GONG}window = \"90d\"\n")).unwrap();
+    assert_eq!(
+        gong(&cfg, 0).0.settings.window,
+        Duration::from_secs(90 * 86_400)
+    );
+}
+
+#[test]
 fn durations_at_their_bounds_are_accepted() {
     let src = format!(
         "{GONG}lookback = \"30d\"\nsettle = \"1d\"\nstart = \"36500d\"\n\n{GENESYS}window = \"1m\"\nstart = \"100y\"\n"
     );
     let cfg = parse(&src).unwrap();
-    let g = &cfg.gong[0].settings;
+    let g = &gong(&cfg, 0).0.settings;
     assert_eq!(g.lookback, MAX_LOOKBACK);
     assert_eq!(g.settle, MAX_SETTLE);
     assert_eq!(g.start, Start::Ago(Duration::from_secs(36_500 * 86_400)));
-    let e = &cfg.genesys[0].settings;
+    let e = &genesys(&cfg, 0).0.settings;
     assert_eq!(e.window, MIN_WINDOW);
     assert_eq!(e.start, Start::Ago(MAX_START_AGO));
     let oldest = format!("{GONG}start = 1926-11-25T00:00:00Z\nwindow = \"31d\"\n");

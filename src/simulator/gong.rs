@@ -3,6 +3,7 @@
 //! 14 days, offset `eventTime`s, and entries generated on the fly from the seed.
 
 use super::{gen, now_us, parse_query_time, SimState};
+use crate::connectors::gong::LogType;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,7 @@ use std::sync::Arc;
 pub const PAGE_SIZE: usize = 100;
 /// How long Gong keeps AccessLog.
 const ACCESS_LOG_RETENTION_US: i64 = 14 * 86_400_000_000;
-const LOG_TYPES: [&str; 5] = crate::config::GONG_LOG_TYPES;
+const LOG_TYPES: [&str; 5] = LogType::NAMES;
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub fn routes() -> Router<Arc<SimState>> {

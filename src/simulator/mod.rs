@@ -98,7 +98,7 @@ impl SimConfig {
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,
-            origin: Utc::now() - chrono::Duration::days(30),
+            origin: crate::clock::now() - chrono::Duration::days(30),
             end: None,
             gong_per_day: 500,
             genesys_per_day: 1000,
@@ -169,7 +169,7 @@ impl SimState {
 }
 
 pub fn now_us() -> i64 {
-    Utc::now().timestamp_micros()
+    crate::clock::now().timestamp_micros()
 }
 
 /// A running simulator. Dropping it stops the server.
@@ -300,9 +300,9 @@ impl SimHandle {
     pub fn write_truth(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         let (from, to) = (
             self.state.cfg.origin,
-            Utc::now() + chrono::Duration::seconds(1),
+            crate::clock::now() + chrono::Duration::seconds(1),
         );
-        for lt in crate::config::GONG_LOG_TYPES {
+        for lt in crate::connectors::gong::LogType::ALL.map(|l| l.as_str()) {
             for malformed in [false, true] {
                 for e in gong::truth(&self.state, lt, from, to, now_us(), malformed) {
                     let extra = if malformed { ",\"malformed\":true" } else { "" };
@@ -313,7 +313,7 @@ impl SimHandle {
                 }
             }
         }
-        for lt in crate::config::GONG_LOG_TYPES {
+        for lt in crate::connectors::gong::LogType::ALL.map(|l| l.as_str()) {
             for e in gong::truth_bad_utf8(&self.state, lt, from, to, now_us()) {
                 let b64 = base64::engine::general_purpose::STANDARD.encode(e);
                 writeln!(out, "{{\"source\":\"gong\",\"log_type\":\"{lt}\",\"entry_base64\":\"{b64}\",\"malformed\":true}}")?;

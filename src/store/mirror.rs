@@ -1,40 +1,23 @@
 //! Writing pages of normalized rows: the pages a writer has in hand in one
-//! transaction, cached statements, and the mirror's own
-//! clock `db_last_updated` (DESIGN §2): strictly increasing across every write to
-//! the database, untouched when a row does not change.
+//! transaction, one generic upsert per vendor table (built from its [`Table`]),
+//! cached statements, and the mirror's own clock `db_last_updated`: strictly
+//! increasing across every write to the database, untouched when a row does
+//! not change.
 
 use super::{Lease, Result, Store, StoreError};
-use crate::record::{GenesysRow, GongRow, Rejected, StreamKey};
+use crate::record::{Rejected, Row, StreamKey, Table};
 use crate::time::{fmt_utc, from_micros, parse_stored, to_micros};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection, Statement, TransactionBehavior};
 use std::path::Path;
-
-/// A page of rows of one source.
-#[derive(Debug, Clone, Copy)]
-pub enum Rows<'a> {
-    Gong(&'a [GongRow]),
-    Genesys(&'a [GenesysRow]),
-}
-
-impl Rows<'_> {
-    pub fn len(&self) -> usize {
-        match self {
-            Rows::Gong(r) => r.len(),
-            Rows::Genesys(r) => r.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
 
 /// One page to write, and what comes with it.
 #[derive(Debug, Clone, Copy)]
 pub struct PageWrite<'a> {
     pub stream: &'a StreamKey,
-    pub rows: Rows<'a>,
+    /// The vendor table the rows go to.
+    pub table: &'static Table,
+    pub rows: &'a [Row],
     pub rejected: &'a [Rejected],
     /// The last page of a window: the stream's watermark moves forward to this.
     pub advance_watermark: Option<DateTime<Utc>>,
@@ -52,34 +35,82 @@ pub struct PageCounts {
     pub rejected: i64,
 }
 
-const GONG_INSERT: &str = "INSERT INTO gong_audit_log_entry \
-    (account, id, log_type, timestamp, action, resource_type, resource_id, ip_address, raw_json, db_last_updated) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (account, id) DO NOTHING";
-const GONG_UPDATE: &str =
-    "UPDATE gong_audit_log_entry SET log_type = ?3, timestamp = ?4, action = ?5, \
-    resource_type = ?6, resource_id = ?7, ip_address = ?8, raw_json = ?9, db_last_updated = ?10 \
-    WHERE account = ?1 AND id = ?2 AND raw_json IS NOT ?9";
-const GENESYS_INSERT: &str = "INSERT INTO genesys_audit_log_message \
-    (account, id, event_date, remote_ip_addresses, raw_json, db_last_updated) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (account, id) DO NOTHING";
-const GENESYS_UPDATE: &str = "UPDATE genesys_audit_log_message SET event_date = ?3, \
-    remote_ip_addresses = ?4, raw_json = ?5, db_last_updated = ?6 \
-    WHERE account = ?1 AND id = ?2 AND raw_json IS NOT ?5";
-const LAST_ASSIGNED: &str = "SELECT max(m) FROM ( \
-    SELECT max(db_last_updated) AS m FROM gong_audit_log_entry \
-    UNION ALL SELECT max(db_last_updated) FROM genesys_audit_log_message)";
+/// The upsert of one vendor table: insert a new row, else update it if its
+/// `raw_json` changed. Parameters: account, id, time, the table's columns,
+/// raw_json, db_last_updated.
+pub(super) struct UpsertSql {
+    insert: String,
+    update: String,
+}
+
+impl UpsertSql {
+    pub(super) fn new(t: &Table) -> UpsertSql {
+        let n = t.columns.len();
+        let (raw, stamp) = (n + 4, n + 5);
+        let cols: Vec<&str> = t.columns.to_vec();
+        let marks: Vec<String> = (4..4 + n).map(|i| format!("?{i}")).collect();
+        let sets: Vec<String> = cols
+            .iter()
+            .zip(&marks)
+            .map(|(c, m)| format!(", {c} = {m}"))
+            .collect();
+        let list = |v: &[String]| v.iter().map(|c| format!(", {c}")).collect::<String>();
+        let names: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
+        UpsertSql {
+            insert: format!(
+                "INSERT INTO {table} (account, id, {time}{cols}, raw_json, db_last_updated) \
+                 VALUES (?1, ?2, ?3{marks}, ?{raw}, ?{stamp}) ON CONFLICT (account, id) DO NOTHING",
+                table = t.name,
+                time = t.time_column,
+                cols = list(&names),
+                marks = list(&marks),
+            ),
+            update: format!(
+                "UPDATE {table} SET {time} = ?3{sets}, raw_json = ?{raw}, db_last_updated = ?{stamp} \
+                 WHERE account = ?1 AND id = ?2 AND raw_json IS NOT ?{raw}",
+                table = t.name,
+                time = t.time_column,
+                sets = sets.concat(),
+            ),
+        }
+    }
+}
+
+/// Binds one row's parameters to an upsert statement.
+fn bind(
+    stmt: &mut Statement<'_>,
+    account: &str,
+    row: &Row,
+    time: &str,
+    stamp: &str,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, account)?;
+    stmt.raw_bind_parameter(2, &row.id)?;
+    stmt.raw_bind_parameter(3, time)?;
+    for (i, v) in row.columns.iter().enumerate() {
+        stmt.raw_bind_parameter(4 + i, v)?;
+    }
+    let n = row.columns.len();
+    stmt.raw_bind_parameter(n + 4, &row.raw_json)?;
+    stmt.raw_bind_parameter(n + 5, stamp)
+}
 
 /// Hands out `db_last_updated` values inside one write transaction.
-struct Clock {
+struct Stamps {
     next: i64,
 }
 
-impl Clock {
+impl Stamps {
     /// `max(now, last assigned + 1µs)`, read under the write lock so that
     /// concurrent writers (other connections, other processes) never collide.
-    fn start(tx: &Connection, path: &Path) -> Result<Clock> {
+    fn start(
+        tx: &Connection,
+        last_assigned: &str,
+        now: DateTime<Utc>,
+        path: &Path,
+    ) -> Result<Stamps> {
         let last: Option<String> =
-            tx.query_row(LAST_ASSIGNED, [], |r| r.get(0))
+            tx.query_row(last_assigned, [], |r| r.get(0))
                 .map_err(|source| StoreError::Sqlite {
                     path: path.to_owned(),
                     error: source,
@@ -92,8 +123,8 @@ impl Clock {
                 value: s.clone(),
             })?),
         };
-        Ok(Clock {
-            next: to_micros(Utc::now()).max(last.saturating_add(1)),
+        Ok(Stamps {
+            next: to_micros(now).max(last.saturating_add(1)),
         })
     }
 
@@ -115,13 +146,15 @@ impl Store {
     pub fn write_page(
         &mut self,
         stream: &StreamKey,
-        rows: Rows<'_>,
+        table: &'static Table,
+        rows: &[Row],
         rejected: &[Rejected],
         advance_watermark: Option<DateTime<Utc>>,
         lease: Option<&Lease>,
     ) -> Result<PageCounts> {
         let page = PageWrite {
             stream,
+            table,
             rows,
             rejected,
             advance_watermark,
@@ -147,7 +180,8 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
-        let mut clock = Clock::start(&tx, &path)?;
+        let now = self.clock.now();
+        let mut clock = Stamps::start(&tx, &self.last_assigned, now, &path)?;
         let mut out = Vec::with_capacity(pages.len());
         let mut failed: Vec<&StreamKey> = Vec::new();
         for page in pages {
@@ -160,7 +194,7 @@ impl Store {
             }
             // Checked before the page writes anything, so a lost lease needs no undo.
             if let Some(lease) = page.lease {
-                if let Err(err) = Store::renew_in(&tx, lease, &path) {
+                if let Err(err) = Store::renew_in(&tx, lease, now, &path) {
                     if !matches!(err, StoreError::LeaseLost { .. }) {
                         return Err(err);
                     }
@@ -169,7 +203,11 @@ impl Store {
                     continue;
                 }
             }
-            out.push(Ok(write_in(&tx, &path, page, &mut clock)?));
+            let sql = self
+                .upserts
+                .entry(page.table.name)
+                .or_insert_with(|| UpsertSql::new(page.table));
+            out.push(Ok(write_in(&tx, &path, page, sql, &mut clock, now)?));
         }
         tx.commit().map_err(e)?;
         Ok(out)
@@ -180,7 +218,9 @@ fn write_in(
     tx: &Connection,
     path: &Path,
     page: &PageWrite<'_>,
-    clock: &mut Clock,
+    sql: &UpsertSql,
+    clock: &mut Stamps,
+    now: DateTime<Utc>,
 ) -> Result<PageCounts> {
     let e = |source| StoreError::Sqlite {
         path: path.to_owned(),
@@ -188,6 +228,7 @@ fn write_in(
     };
     let PageWrite {
         stream,
+        table,
         rows,
         rejected,
         advance_watermark,
@@ -195,54 +236,31 @@ fn write_in(
     } = *page;
     let mut counts = PageCounts::default();
     let account = stream.account.as_str();
-    match rows {
-        Rows::Gong(rows) => {
-            let mut insert = tx.prepare_cached(GONG_INSERT).map_err(e)?;
-            let mut update = tx.prepare_cached(GONG_UPDATE).map_err(e)?;
-            for r in rows {
-                let ts = fmt_utc(r.timestamp);
-                let stamp = clock.peek();
-                let p = params![
-                    account,
+    let mut insert = tx.prepare_cached(&sql.insert).map_err(e)?;
+    let mut update = tx.prepare_cached(&sql.update).map_err(e)?;
+    for r in rows {
+        if r.columns.len() != table.columns.len() {
+            return Err(StoreError::BadRow {
+                table: table.name,
+                detail: format!(
+                    "row {} has {} columns, the table {}",
                     r.id,
-                    r.log_type,
-                    ts,
-                    r.action,
-                    r.resource_type,
-                    r.resource_id,
-                    r.ip_address,
-                    r.raw_json,
-                    stamp
-                ];
-                tally(&mut counts, clock, insert.execute(p).map_err(e)?, || {
-                    update.execute(p)
-                })
-                .map_err(e)?;
-            }
+                    r.columns.len(),
+                    table.columns.len()
+                ),
+            });
         }
-        Rows::Genesys(rows) => {
-            let mut insert = tx.prepare_cached(GENESYS_INSERT).map_err(e)?;
-            let mut update = tx.prepare_cached(GENESYS_UPDATE).map_err(e)?;
-            for r in rows {
-                let date = fmt_utc(r.event_date);
-                let stamp = clock.peek();
-                let p = params![
-                    account,
-                    r.id,
-                    date,
-                    r.remote_ip_addresses,
-                    r.raw_json,
-                    stamp
-                ];
-                tally(&mut counts, clock, insert.execute(p).map_err(e)?, || {
-                    update.execute(p)
-                })
-                .map_err(e)?;
-            }
-        }
+        let (time, stamp) = (fmt_utc(r.time), clock.peek());
+        bind(&mut insert, account, r, &time, &stamp).map_err(e)?;
+        let inserted = insert.raw_execute().map_err(e)?;
+        let write = || {
+            bind(&mut update, account, r, &time, &stamp)?;
+            update.raw_execute()
+        };
+        tally(&mut counts, clock, inserted, write).map_err(e)?;
     }
     if !rejected.is_empty() {
-        let now = fmt_utc(Utc::now());
+        let now = fmt_utc(now);
         let mut stmt = tx
                 .prepare_cached(
                     "INSERT INTO rejected_records (source, account, stream, reason, raw_payload, first_seen, last_seen) \
@@ -284,7 +302,7 @@ fn write_in(
 /// Only a row that was written consumes a tick of the clock.
 fn tally(
     counts: &mut PageCounts,
-    clock: &mut Clock,
+    clock: &mut Stamps,
     inserted: usize,
     update: impl FnOnce() -> rusqlite::Result<usize>,
 ) -> rusqlite::Result<()> {

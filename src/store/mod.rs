@@ -3,15 +3,18 @@
 //! get counts back. See `migrations/` for the schema.
 
 mod budget;
-pub mod examples;
+mod query;
+pub use query::QueryTable;
 mod mirror;
 mod state;
 
-pub use mirror::{PageCounts, PageWrite, Rows};
-pub use state::{lease_owner_id, Lease, RunCounts, RunKind, RunOutcome, RunSummary, StreamStatus};
+pub use mirror::{PageCounts, PageWrite};
+pub use state::{Lease, RunCounts, RunKind, RunOutcome, RunSummary, StreamStatus};
 
+use crate::clock::Clock;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The migrations compiled into this binary, in order. Entry `i` moves the
@@ -81,6 +84,9 @@ pub enum StoreError {
     LeaseLost { stream: String, holder: String },
     #[error("stream {stream}: page not written, because an earlier page of it in the same transaction failed")]
     AfterFailure { stream: String },
+    /// A connector handed a row that does not fit its table (a bug).
+    #[error("table {table}: {detail}; this is a bug in auditmirror, please report it")]
+    BadRow { table: &'static str, detail: String },
     #[error("database {path}: stored value `{value}` in {column} is not a timestamp")]
     Corrupt {
         path: PathBuf,
@@ -111,7 +117,9 @@ impl StoreError {
             StoreError::TooNew { .. } | StoreError::Create { .. } | StoreError::Corrupt { .. } => {
                 true
             }
-            StoreError::LeaseLost { .. } | StoreError::AfterFailure { .. } => false,
+            StoreError::LeaseLost { .. }
+            | StoreError::AfterFailure { .. }
+            | StoreError::BadRow { .. } => false,
         }
     }
 }
@@ -157,6 +165,13 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// `max(db_last_updated)` over every mirror table (read at open: the
+    /// tables with that column).
+    last_assigned: String,
+    /// Each vendor table's upsert statements, built on first use.
+    upserts: std::collections::HashMap<&'static str, mirror::UpsertSql>,
+    /// Stamps rows and leases.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,9 +190,10 @@ impl Store {
             path: path.clone(),
             error,
         })?;
-        let mut store = Store { conn, path };
+        let mut store = Store::with(conn, path);
         store.configure()?;
         store.migrate()?;
+        store.last_assigned = store.last_assigned_sql()?;
         Ok(store)
     }
 
@@ -194,7 +210,7 @@ impl Store {
                 error,
             },
         )?;
-        let store = Store { conn, path };
+        let store = Store::with(conn, path);
         store
             .conn
             .busy_timeout(BUSY_TIMEOUT)
@@ -210,8 +226,47 @@ impl Store {
         Ok(Some(store))
     }
 
+    fn with(conn: Connection, path: PathBuf) -> Store {
+        Store {
+            conn,
+            path,
+            last_assigned: String::new(),
+            upserts: Default::default(),
+            clock: crate::clock::system(),
+        }
+    }
+
+    /// Reads the time from `clock` from now on (tests move time by hand).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The query for the newest `db_last_updated` of the whole mirror: the
+    /// maximum over every table with that column, each read from its index.
+    fn last_assigned_sql(&self) -> Result<String> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT m.name FROM sqlite_schema m, pragma_table_info(m.name) c \
+                 WHERE m.type = 'table' AND c.name = 'db_last_updated' ORDER BY m.name",
+            )
+            .map_err(|e| self.err(e))?;
+        let tables = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+            .map_err(|e| self.err(e))?;
+        let parts: Vec<String> = tables
+            .iter()
+            .map(|t| format!("SELECT max(db_last_updated) AS m FROM \"{t}\""))
+            .collect();
+        Ok(match parts.is_empty() {
+            true => "SELECT NULL".to_owned(),
+            false => format!("SELECT max(m) FROM ({})", parts.join(" UNION ALL ")),
+        })
     }
 
     /// The schema version recorded in the file.

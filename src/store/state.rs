@@ -1,8 +1,8 @@
-//! Per-stream state: watermarks, leases, run records and the status report.
-//! A lease names its holder (`host:pid:nonce`) and expires; a holder on this host
-//! whose process is gone (SIGKILL) is taken over at once instead of waiting.
+//! Per-stream state: watermarks, leases (taken as `crate::lease` decides, in
+//! the same transaction that reads them), run records and the status report.
 
 use super::{Result, Store, StoreError};
+use crate::lease;
 use crate::record::StreamKey;
 use crate::time::{fmt_utc, parse_stored};
 use chrono::{DateTime, Utc};
@@ -104,7 +104,7 @@ pub struct StreamStatus {
     pub lease_expires_at: Option<String>,
     /// Rows this stream has added to the mirror over all runs.
     pub rows_total: i64,
-    /// Genesys: the services its service mapping listed at the last run.
+    /// The parts (services) the vendor listed for the stream at the last run.
     pub services: Option<Vec<String>>,
     /// Why the vendor says this tenant does not have the stream, if it does.
     pub unavailable: Option<String>,
@@ -136,9 +136,14 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn renew_in(tx: &rusqlite::Connection, lease: &Lease, path: &Path) -> Result<()> {
+    pub(super) fn renew_in(
+        tx: &rusqlite::Connection,
+        lease: &Lease,
+        now: DateTime<Utc>,
+        path: &Path,
+    ) -> Result<()> {
         let s = &lease.stream;
-        let until = fmt_utc(crate::time::after(Utc::now(), lease.ttl));
+        let until = fmt_utc(crate::time::after(now, lease.ttl));
         let renewed = tx
             .prepare_cached(&format!(
                 "UPDATE sync_state SET lease_expires_at = ?5 WHERE {KEY} AND lease_owner = ?4"
@@ -223,6 +228,7 @@ impl Store {
             path: path.clone(),
             error: source,
         };
+        let now = self.clock.now();
         let tx = self.immediate()?;
         Self::ensure_stream_in(&tx, stream, &path)?;
         let (holder, expires): (Option<String>, Option<String>) = tx
@@ -232,18 +238,11 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(e)?;
-        let now = Utc::now();
-        let free = match (&holder, &expires) {
-            (None, _) => true,
-            (Some(h), _) if h == owner => true,
-            (Some(h), exp) => {
-                exp.as_deref()
-                    .and_then(parse_stored)
-                    .is_none_or(|t| t <= now)
-                    || holder_is_dead(h)
-            }
-        };
-        if !free {
+        let held = holder.as_deref().map(|owner| lease::Held {
+            owner,
+            expires: expires.as_deref().and_then(parse_stored),
+        });
+        if lease::decide(held, owner, now, lease::holder_is_dead) == lease::Decision::Busy {
             return Ok(None);
         }
         let until = fmt_utc(crate::time::after(now, ttl));
@@ -282,8 +281,9 @@ impl Store {
     /// Extends a held lease; fails with `LeaseLost` if it is no longer ours.
     pub fn renew_lease(&mut self, lease: &Lease) -> Result<()> {
         let path = self.path.clone();
+        let now = self.clock.now();
         let tx = self.immediate()?;
-        Self::renew_in(&tx, lease, &path)?;
+        Self::renew_in(&tx, lease, now, &path)?;
         tx.commit().map_err(|source| StoreError::Sqlite {
             path,
             error: source,
@@ -365,12 +365,12 @@ impl Store {
                      error = 'interrupted: the process ended before the run finished (killed or crashed); the next run read the range again' \
                      WHERE {KEY} AND outcome = 'running'"
                 ),
-                params![stream.source.as_str(), stream.account, stream.stream, fmt_utc(Utc::now())],
+                params![stream.source.as_str(), stream.account, stream.stream, fmt_utc(self.clock.now())],
             )
             .map_err(|e| self.err(e))
     }
 
-    /// Records the service names a Genesys stream's service mapping listed.
+    /// Records the parts (services) the vendor lists for a stream.
     pub fn set_services(&mut self, stream: &StreamKey, services: &[String]) -> Result<()> {
         let json = serde_json::to_string(services).unwrap_or_default();
         self.conn
@@ -382,12 +382,13 @@ impl Store {
         Ok(())
     }
 
-    /// Opens a `sync_runs` row for a run that starts now; returns its id.
+    /// Opens a `sync_runs` row for a run that starts `at`; returns its id.
     pub fn begin_run(
         &mut self,
         stream: &StreamKey,
         kind: RunKind,
         range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        at: DateTime<Utc>,
     ) -> Result<i64> {
         self.conn
             .execute(
@@ -398,7 +399,7 @@ impl Store {
                     stream.account,
                     stream.stream,
                     kind.as_str(),
-                    fmt_utc(Utc::now()),
+                    fmt_utc(at),
                     range.map(|r| fmt_utc(r.0)),
                     range.map(|r| fmt_utc(r.1)),
                 ],
@@ -407,13 +408,14 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Closes a `sync_runs` row with its outcome and counts.
+    /// Closes a `sync_runs` row, finished `at`, with its outcome and counts.
     pub fn finish_run(
         &mut self,
         run_id: i64,
         outcome: RunOutcome,
         c: &RunCounts,
         error: Option<&str>,
+        at: DateTime<Utc>,
     ) -> Result<()> {
         self.conn
             .execute(
@@ -422,7 +424,7 @@ impl Store {
                  rows_rejected = ?11, error = ?12 WHERE id = ?1",
                 params![
                     run_id,
-                    fmt_utc(Utc::now()),
+                    fmt_utc(at),
                     outcome.as_str(),
                     c.pages,
                     c.requests,
@@ -503,59 +505,5 @@ impl Store {
             })
             .map_err(e)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(e)
-    }
-}
-
-/// A lease owner string for this process: `host:pid:nonce`.
-pub fn lease_owner_id() -> String {
-    let nonce = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{}:{}:{:08x}", hostname(), std::process::id(), nonce)
-}
-
-/// The kernel's host name (uname), the same inside a sandboxed unit that cannot
-/// read `/proc/sys` as in a root shell beside it.
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer outlives the call and its length is passed with it.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    Some(String::from_utf8_lossy(&buf[..end]).trim().to_owned())
-        .filter(|s| ok && !s.is_empty() && !s.contains(':'))
-        .unwrap_or_else(|| "localhost".to_owned())
-}
-
-/// True when `owner` names a process of this host that no longer runs. Other
-/// hosts' leases (a database on a shared disk) only expire.
-fn holder_is_dead(owner: &str) -> bool {
-    let mut parts = owner.split(':');
-    let (Some(host), Some(pid)) = (
-        parts.next(),
-        parts.next().and_then(|p| p.parse::<u32>().ok()),
-    ) else {
-        return false;
-    };
-    if host != hostname() || !cfg!(target_os = "linux") || pid == 0 || pid > i32::MAX as u32 {
-        return false;
-    }
-    // Signal 0 only asks. EPERM: it exists but is not ours to signal (another
-    // user's process, e.g. a root `sync` seen from the sandboxed daemon, whose
-    // /proc entry `ProtectProc=invisible` hides): alive.
-    // SAFETY: kill with signal 0 sends nothing and touches no memory.
-    let asked = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    if asked != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-        return true;
-    }
-    // A zombie nobody has reaped yet will write no more either.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => matches!(
-            stat.rsplit(')')
-                .next()
-                .and_then(|rest| rest.trim_start().chars().next()),
-            Some('Z' | 'X')
-        ),
     }
 }

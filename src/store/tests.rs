@@ -1,5 +1,7 @@
 use super::*;
-use crate::record::{GenesysRow, GongRow, Rejected, Source, StreamKey};
+use crate::connectors::genesys::{GenesysRow, TABLE as GENESYS};
+use crate::connectors::gong::{GongRow, LogType, TABLE as GONG};
+use crate::record::{Rejected, Row, Source, StreamKey};
 use crate::time::parse_instant;
 use chrono::Utc;
 use proptest::prelude::*;
@@ -21,10 +23,10 @@ fn genesys_key() -> StreamKey {
     StreamKey::new(Source::Genesys, "emea", "audits")
 }
 
-fn gong_row(i: usize) -> GongRow {
+fn gong_row(i: usize) -> Row {
     GongRow {
         id: format!("{i:064x}"),
-        log_type: "AccessLog".into(),
+        log_type: LogType::AccessLog,
         timestamp: parse_instant("2026-11-20T10:00:00-08:00").unwrap()
             + chrono::Duration::seconds(i as i64),
         action: Some("GET".into()),
@@ -35,9 +37,10 @@ fn gong_row(i: usize) -> GongRow {
             r#"{{"userId":"{i}","userEmailAddress":"u{i}@example.com","eventTime":"2026-11-20T10:00:00-08:00","logRecord":{{"method":"GET","n":{i}}}}}"#
         ),
     }
+    .into()
 }
 
-fn genesys_row(i: usize, version: u32) -> GenesysRow {
+fn genesys_row(i: usize, version: u32) -> Row {
     GenesysRow {
         id: format!("msg-{i}"),
         event_date: parse_instant("2026-11-20T10:00:00Z").unwrap()
@@ -47,6 +50,7 @@ fn genesys_row(i: usize, version: u32) -> GenesysRow {
             r#"{{"id":"msg-{i}","level":"USER","status":"SUCCESS","user":{{"id":"u{i}","name":"Ünïcode {i}"}},"serviceName":"Architect","action":"Update","entityType":"Flow","eventDate":"2026-11-20T10:00:00Z","version":{version}}}"#
         ),
     }
+    .into()
 }
 
 fn dlu(store: &Store, table: &str) -> HashMap<String, String> {
@@ -65,10 +69,10 @@ fn upserting_the_same_batch_twice_changes_nothing() {
     let gong: Vec<_> = (0..50).map(gong_row).collect();
     let genesys: Vec<_> = (0..50).map(|i| genesys_row(i, 1)).collect();
     let c1 = store
-        .write_page(&gong_key(), Rows::Gong(&gong), &[], None, None)
+        .write_page(&gong_key(), &GONG, &gong, &[], None, None)
         .unwrap();
     let c2 = store
-        .write_page(&genesys_key(), Rows::Genesys(&genesys), &[], None, None)
+        .write_page(&genesys_key(), &GENESYS, &genesys, &[], None, None)
         .unwrap();
     assert_eq!((c1.inserted, c2.inserted), (50, 50));
     let (g1, e1) = (
@@ -76,10 +80,10 @@ fn upserting_the_same_batch_twice_changes_nothing() {
         dlu(&store, "genesys_audit_log_message"),
     );
     let again1 = store
-        .write_page(&gong_key(), Rows::Gong(&gong), &[], None, None)
+        .write_page(&gong_key(), &GONG, &gong, &[], None, None)
         .unwrap();
     let again2 = store
-        .write_page(&genesys_key(), Rows::Genesys(&genesys), &[], None, None)
+        .write_page(&genesys_key(), &GENESYS, &genesys, &[], None, None)
         .unwrap();
     assert_eq!(
         again1,
@@ -109,10 +113,10 @@ fn a_changed_genesys_message_updates_only_its_row_and_its_stamp_is_newest() {
     let mut store = Store::open(&path).unwrap();
     let mut rows: Vec<_> = (0..20).map(|i| genesys_row(i, 1)).collect();
     store
-        .write_page(&genesys_key(), Rows::Genesys(&rows), &[], None, None)
+        .write_page(&genesys_key(), &GENESYS, &rows, &[], None, None)
         .unwrap();
     store
-        .write_page(&gong_key(), Rows::Gong(&[gong_row(7)]), &[], None, None)
+        .write_page(&gong_key(), &GONG, &[gong_row(7)], &[], None, None)
         .unwrap();
     let before = dlu(&store, "genesys_audit_log_message");
     let newest_before = before
@@ -123,7 +127,7 @@ fn a_changed_genesys_message_updates_only_its_row_and_its_stamp_is_newest() {
         .clone();
     rows[7] = genesys_row(7, 2);
     let c = store
-        .write_page(&genesys_key(), Rows::Genesys(&rows), &[], None, None)
+        .write_page(&genesys_key(), &GENESYS, &rows, &[], None, None)
         .unwrap();
     assert_eq!(
         c,
@@ -156,14 +160,15 @@ fn generated_columns_read_the_raw_json() {
     store
         .write_page(
             &genesys_key(),
-            Rows::Genesys(&[genesys_row(3, 1)]),
+            &GENESYS,
+            &[genesys_row(3, 1)],
             &[],
             None,
             None,
         )
         .unwrap();
     store
-        .write_page(&gong_key(), Rows::Gong(&[gong_row(3)]), &[], None, None)
+        .write_page(&gong_key(), &GONG, &[gong_row(3)], &[], None, None)
         .unwrap();
     let (user_name, service, level, client_id, ctx): (String, String, String, Option<String>, Option<String>) = store
         .conn()
@@ -210,23 +215,11 @@ fn watermark_moves_only_forward_and_rejects_are_kept_once() {
         raw_payload: r#"{"eventTime":"yesterday"}"#.into(),
     };
     let c = store
-        .write_page(
-            &key,
-            Rows::Gong(&[]),
-            std::slice::from_ref(&bad),
-            Some(w1),
-            None,
-        )
+        .write_page(&key, &GONG, &[], std::slice::from_ref(&bad), Some(w1), None)
         .unwrap();
     assert_eq!(c.rejected, 1);
     store
-        .write_page(
-            &key,
-            Rows::Gong(&[]),
-            std::slice::from_ref(&bad),
-            Some(w0),
-            None,
-        )
+        .write_page(&key, &GONG, &[], std::slice::from_ref(&bad), Some(w0), None)
         .unwrap();
     assert_eq!(store.watermark(&key).unwrap(), Some(w1));
     let n: i64 = store
@@ -249,7 +242,7 @@ fn leases_exclude_a_second_writer_until_released_or_expired() {
         .expect("free stream");
     assert!(b.try_lease(&key, "hostB:2:b", ttl).unwrap().is_none());
     assert_eq!(b.lease_holder(&key).unwrap().as_deref(), Some("hostA:1:a"));
-    a.write_page(&key, Rows::Gong(&[gong_row(1)]), &[], None, Some(&lease_a))
+    a.write_page(&key, &GONG, &[gong_row(1)], &[], None, Some(&lease_a))
         .unwrap();
     a.release_lease(&lease_a).unwrap();
     let lease_b = b
@@ -262,7 +255,7 @@ fn leases_exclude_a_second_writer_until_released_or_expired() {
         .unwrap()
         .expect("expired");
     let err = b
-        .write_page(&key, Rows::Gong(&[gong_row(2)]), &[], None, Some(&lease_b))
+        .write_page(&key, &GONG, &[gong_row(2)], &[], None, Some(&lease_b))
         .unwrap_err();
     assert!(matches!(err, StoreError::LeaseLost { .. }), "{err}");
     assert_eq!(
@@ -288,14 +281,22 @@ fn a_batch_leaves_out_a_stream_whose_lease_was_lost_and_writes_the_others() {
         .unwrap();
     store.try_lease(&lost, "hostB:2:b", ttl).unwrap().unwrap(); // took it over
     let mine = store.try_lease(&kept, "hostA:1:a", ttl).unwrap().unwrap();
-    let rows: Vec<GongRow> = (1..=4).map(gong_row).collect();
-    let page = |stream, rows, lease, end| PageWrite {
-        stream,
-        rows: Rows::Gong(rows),
-        rejected: &[],
-        advance_watermark: end,
-        lease: Some(lease),
-    };
+    let rows: Vec<Row> = (1..=4).map(gong_row).collect();
+    fn page<'a>(
+        stream: &'a StreamKey,
+        rows: &'a [Row],
+        lease: &'a Lease,
+        end: Option<chrono::DateTime<Utc>>,
+    ) -> PageWrite<'a> {
+        PageWrite {
+            stream,
+            table: &GONG,
+            rows,
+            rejected: &[],
+            advance_watermark: end,
+            lease: Some(lease),
+        }
+    }
     let end = parse_instant("2026-11-21T00:00:00Z").unwrap();
     let results = store
         .write_pages(&[
@@ -322,7 +323,7 @@ fn a_lease_of_a_dead_local_process_is_taken_over_at_once() {
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let pid = child.id();
     child.wait().unwrap();
-    let me = lease_owner_id();
+    let me = crate::lease::owner_id();
     let host = me.split(':').next().unwrap();
     let dead = format!("{host}:{pid}:dead");
     let ttl = std::time::Duration::from_secs(3600);
@@ -343,7 +344,9 @@ fn runs_and_status_are_recorded() {
     let (_dir, path) = temp_db();
     let mut store = Store::open(&path).unwrap();
     let key = gong_key();
-    let run = store.begin_run(&key, RunKind::Sync, None).unwrap();
+    let run = store
+        .begin_run(&key, RunKind::Sync, None, crate::clock::now())
+        .unwrap();
     let mut counts = RunCounts {
         requests: 3,
         retries: 1,
@@ -351,19 +354,13 @@ fn runs_and_status_are_recorded() {
     };
     counts.add_page(
         store
-            .write_page(
-                &key,
-                Rows::Gong(&[gong_row(1), gong_row(2)]),
-                &[],
-                None,
-                None,
-            )
+            .write_page(&key, &GONG, &[gong_row(1), gong_row(2)], &[], None, None)
             .unwrap(),
     );
     store
-        .finish_run(run, RunOutcome::Success, &counts, None)
+        .finish_run(run, RunOutcome::Success, &counts, None, crate::clock::now())
         .unwrap();
-    store.record_success(&key, Utc::now()).unwrap();
+    store.record_success(&key, crate::clock::now()).unwrap();
     store
         .record_failure(
             &key,
@@ -440,11 +437,11 @@ proptest! {
             let counts = match &op {
                 Op::Gong { conn, ids } => {
                     let rows: Vec<_> = ids.iter().map(|i| gong_row(*i as usize)).collect();
-                    conns[*conn as usize].write_page(&gong_key(), Rows::Gong(&rows), &[], None, None).unwrap()
+                    conns[*conn as usize].write_page(&gong_key(), &GONG, &rows, &[], None, None).unwrap()
                 }
                 Op::Genesys { conn, ids, version } => {
                     let rows: Vec<_> = ids.iter().map(|i| genesys_row(*i as usize, *version as u32)).collect();
-                    conns[*conn as usize].write_page(&genesys_key(), Rows::Genesys(&rows), &[], None, None).unwrap()
+                    conns[*conn as usize].write_page(&genesys_key(), &GENESYS, &rows, &[], None, None).unwrap()
                 }
             };
             let max_before = seen.values().max().cloned().unwrap_or_default();

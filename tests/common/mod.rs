@@ -8,7 +8,8 @@ pub mod process;
 
 use auditmirror::config::Config;
 use auditmirror::connectors::genesys::map_message;
-use auditmirror::connectors::gong::{compact_json, map_entry};
+use auditmirror::connectors::gong::{map_entry, LogType};
+use auditmirror::connectors::json::compact_json;
 use auditmirror::http::Policy;
 use auditmirror::simulator::{self, SimConfig, SimHandle};
 use auditmirror::store::Store;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-pub const LOG_TYPES: [&str; 5] = auditmirror::config::GONG_LOG_TYPES;
+pub const LOG_TYPES: [&str; 5] = LogType::NAMES;
 
 /// `id → raw_json` of one stream.
 pub type Rows = BTreeMap<String, String>;
@@ -36,7 +37,7 @@ pub struct Env {
 /// A finite data set: `days` of data ending an hour ago (inside AccessLog's
 /// retention), `per_day` entries per log type.
 pub fn sim_config(seed: u64, days: i64, per_day: u64) -> SimConfig {
-    let end = Utc::now() - chrono::Duration::hours(1);
+    let end = auditmirror::clock::now() - chrono::Duration::hours(1);
     let mut c = SimConfig::new(seed);
     c.origin = end - chrono::Duration::days(days);
     c.end = Some(end);
@@ -147,7 +148,11 @@ impl Env {
     pub fn span(&self) -> (DateTime<Utc>, DateTime<Utc>) {
         (
             self.sim.state.cfg.origin,
-            self.sim.state.cfg.end.unwrap_or_else(Utc::now),
+            self.sim
+                .state
+                .cfg
+                .end
+                .unwrap_or_else(auditmirror::clock::now),
         )
     }
 
@@ -172,7 +177,7 @@ pub fn truth_rows(sim: &SimHandle, log_type: &str, from: DateTime<Utc>, to: Date
     sim.gong_truth(log_type, from, to)
         .iter()
         .map(|raw| {
-            let row = map_entry(log_type, raw).unwrap();
+            let row = map_entry(LogType::parse(log_type).unwrap(), raw).unwrap();
             (row.id, compact_json(raw))
         })
         .collect()

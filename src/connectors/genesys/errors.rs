@@ -75,7 +75,11 @@ pub(super) fn refine(e: ConnectorError, service: Option<&str>) -> ConnectorError
                 .any(|w| lower.contains(w))
     };
     if lower.contains("interval") {
-        ConnectorError::WindowTooLong { what, message }
+        ConnectorError::Window {
+            what,
+            failure: WindowFailure::TooLong,
+            detail: format!("the vendor refuses a time window this long: {message}"),
+        }
     } else if let Some(s) = service.filter(|s| says_service(s)) {
         ConnectorError::Http(HttpError::Unavailable {
             what,

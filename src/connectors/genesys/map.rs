@@ -1,9 +1,42 @@
-//! Results and realtime pages, and mapping one Genesys `AuditLogMessage` to a
-//! row: the fields the mirror derives from `raw_json` are only type-checked;
-//! absent or null is fine, a wrong type rejects the message with the field named.
+//! Genesys's mirror table and its row type; results and realtime pages, and
+//! mapping one `AuditLogMessage` to a row: the fields the mirror derives from
+//! `raw_json` are only type-checked; absent or null is fine, a wrong type
+//! rejects the message with the field named.
 
 use super::*;
-use crate::connectors::gong::lossy::Lossy;
+use crate::connectors::json::lossy::Lossy;
+use crate::record::{Row, Table};
+
+/// `genesys_audit_log_message`: what the mirror stores beside `raw_json` (the
+/// schema generates every other column from it).
+pub const TABLE: Table = Table {
+    name: "genesys_audit_log_message",
+    time_column: "event_date",
+    columns: &["remote_ip_addresses"],
+};
+
+/// One Genesys `AuditLogMessage`, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenesysRow {
+    pub id: String,
+    /// `eventDate` as an instant.
+    pub event_date: DateTime<Utc>,
+    /// `remoteIp` joined with `,`; `None` when absent or empty.
+    pub remote_ip_addresses: Option<String>,
+    /// The message exactly as received (insignificant whitespace removed).
+    pub raw_json: String,
+}
+
+impl From<GenesysRow> for Row {
+    fn from(r: GenesysRow) -> Row {
+        Row {
+            id: r.id,
+            time: r.event_date,
+            columns: vec![r.remote_ip_addresses],
+            raw_json: r.raw_json,
+        }
+    }
+}
 
 /// `cursor` is kept as text until it is known to be UTF-8 (see [`parse_page`]).
 #[derive(Deserialize)]
@@ -19,7 +52,7 @@ struct ResultsPage<'a> {
 /// Parses a results (or realtime) page: each message is sliced out, then mapped.
 ///
 /// A body that is not UTF-8 throughout is read again with each bad byte as `?`
-/// (`gong::lossy`): a message holding a bad byte is rejected with its bytes in
+/// (`json::lossy`): a message holding a bad byte is rejected with its bytes in
 /// base64, the others are mapped. Bad bytes in the cursor, or a body that is
 /// not JSON even so, make the page unreadable as a whole.
 pub(super) fn parse_page(body: &[u8]) -> Result<Fetch, serde_json::Error> {
@@ -55,15 +88,12 @@ fn map_page(
     for raw in &entities {
         let checked = lossy.map_or(Ok(()), |(l, body)| l.check(body, raw.get(), "message"));
         match checked.and_then(|()| map_message(raw.get())) {
-            Ok(row) => rows.push(row),
+            Ok(row) => rows.push(row.into()),
             Err(r) => rejected.push(r),
         }
     }
     Ok(Fetch {
-        page: Page {
-            rows: PageRows::Genesys(rows),
-            rejected,
-        },
+        page: Page { rows, rejected },
         count: entities.len(),
         cursor: cursor.filter(|c| !c.is_empty()),
         page_count: page.page_count,

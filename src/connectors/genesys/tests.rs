@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::Config;
 use crate::http::Policy;
+use crate::record::Row;
 use crate::simulator::{self, SimConfig, SimHandle};
 use crate::time::fmt_utc;
 use chrono::DurationRound;
@@ -225,7 +226,7 @@ fn intervals_are_utc_milliseconds_covering_the_window() {
 
 /// Four days of data ending an hour-aligned day ago (inside realtime's 14 days).
 async fn sim(tweak: impl FnOnce(&mut SimConfig)) -> SimHandle {
-    let end = Utc::now()
+    let end = crate::clock::now()
         .duration_trunc(chrono::Duration::hours(1))
         .unwrap()
         - chrono::Duration::days(1);
@@ -244,8 +245,16 @@ fn account(base: &str, secret: &str, services: &[&str]) -> GenesysAccount {
     let src = format!(
         "[[genesys]]\nname = \"sim\"\napi_base_url = \"{base}\"\nlogin_base_url = \"{base}\"\nclient_id = \"sim-client-id\"\nclient_secret = \"{secret}\"\nservices = {services:?}\n"
     );
-    let cfg = Config::parse(&src, Path::new("/tmp/auditmirror-test.toml"), Utc::now()).unwrap();
-    cfg.genesys.into_iter().next().unwrap()
+    let cfg = Config::parse(
+        &src,
+        Path::new("/tmp/auditmirror-test.toml"),
+        crate::clock::now(),
+    )
+    .unwrap();
+    cfg.accounts[0]
+        .vendor_config::<GenesysAccount>()
+        .unwrap()
+        .clone()
 }
 
 fn connector_for(base: &str, secret: &str, services: &[&str]) -> GenesysConnector {
@@ -276,15 +285,12 @@ fn last_days(h: &SimHandle, days: i64) -> Window {
 }
 
 /// Reads every page; checks that exactly the final page says it is the last.
-async fn drain(mut r: WindowReader<'_>, counters: &Counters) -> (Vec<GenesysRow>, Vec<Rejected>) {
+async fn drain(mut r: WindowReader<'_>, counters: &Counters) -> (Vec<Row>, Vec<Rejected>) {
     let (mut rows, mut rejected, mut last) = (Vec::new(), Vec::new(), false);
     while let Some((page, is_last)) = r.next(counters).await.unwrap() {
         assert!(!last, "a page after the last");
         last = is_last;
-        let PageRows::Genesys(r) = page.rows else {
-            panic!("not Genesys rows")
-        };
-        rows.extend(r);
+        rows.extend(page.rows);
         rejected.extend(page.rejected);
     }
     assert!(last, "no page said it was the last");
@@ -292,11 +298,11 @@ async fn drain(mut r: WindowReader<'_>, counters: &Counters) -> (Vec<GenesysRow>
     (rows, rejected)
 }
 
-fn assert_truth(rows: &[GenesysRow], truth: &[String]) {
+fn assert_truth(rows: &[Row], truth: &[String]) {
     assert!(!truth.is_empty());
     assert_eq!(rows.len(), truth.len());
     for (row, t) in rows.iter().zip(truth) {
-        assert_eq!(row, &map_message(t).unwrap());
+        assert_eq!(row, &Row::from(map_message(t).unwrap()));
         assert_eq!(&row.raw_json, t);
     }
 }
@@ -361,12 +367,12 @@ async fn a_transaction_failing_twice_is_query_failed() {
     let conn = connector(&h, &[]);
     let counters = Counters::default();
     match conn.open(last_days(&h, 2), &counters).await {
-        Err(OpenError::QueryFailed {
-            transaction_id,
-            state,
+        Err(ConnectorError::Window {
+            failure: WindowFailure::QueryFailed,
+            detail,
+            ..
         }) => {
-            assert!(!transaction_id.is_empty());
-            assert_eq!(state, "Failed");
+            assert!(detail.contains("ended Failed twice"), "{detail}");
         }
         other => panic!("expected QueryFailed, got {:?}", other.map(|_| ())),
     }
@@ -389,7 +395,10 @@ async fn the_realtime_path_reads_exactly_the_truth() {
     let (w, counters) = (last_days(&h, 2), Counters::default());
     let (rows, _) = drain(conn.open_realtime(w, &counters).await.unwrap(), &counters).await;
     // Without serviceName the realtime query covers the realtime services only.
-    let realtime = conn.mapping(&counters, true).await.unwrap();
+    let realtime = conn
+        .mapping(&counters, GenesysMode::Realtime)
+        .await
+        .unwrap();
     let truth: Vec<String> = h
         .genesys_truth(w.from, w.to)
         .into_iter()
@@ -455,7 +464,16 @@ async fn an_expired_cursor_restarts_the_window_once() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(err, ConnectorError::Cursor { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ConnectorError::Window {
+                failure: WindowFailure::CursorExpired,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,7 +496,7 @@ async fn bad_credentials_are_an_auth_error_without_the_secret() {
         .open(last_days(&h, 1), &Counters::default())
         .await
         .unwrap_err();
-    let OpenError::Connector(ConnectorError::Http(e @ HttpError::Auth { .. })) = &err else {
+    let ConnectorError::Http(e @ HttpError::Auth { .. }) = &err else {
         panic!("{err:?}")
     };
     let text = e.to_string();

@@ -1,13 +1,64 @@
-//! Mapping one `/v2/logs` entry to a [`GongRow`]: the content-hash id, UTC time,
-//! per-log-type fields, and the entry's text with insignificant whitespace removed.
+//! Gong's mirror table and its row type, and mapping one `/v2/logs` entry to a
+//! [`GongRow`]: the content-hash id, UTC time, per-log-type fields, and the
+//! entry's text with insignificant whitespace removed.
 
 use super::id::{entry_id, IdFields};
-use crate::record::{GongRow, Rejected};
+use super::LogType;
+use crate::connectors::json::compact_json;
+use crate::record::{Rejected, Row, Table};
 use crate::time::parse_instant;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
+
+/// `gong_audit_log_entry`: what the mirror stores beside `raw_json` (the
+/// schema generates the user, impersonator and details columns from it).
+pub const TABLE: Table = Table {
+    name: "gong_audit_log_entry",
+    time_column: "timestamp",
+    columns: &[
+        "log_type",
+        "action",
+        "resource_type",
+        "resource_id",
+        "ip_address",
+    ],
+};
+
+/// One `/v2/logs` entry, normalized.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GongRow {
+    /// Hex SHA-256 over the entry's identifying content (`docs/gong-id.md`).
+    pub id: String,
+    pub log_type: LogType,
+    /// `eventTime` as an instant.
+    pub timestamp: DateTime<Utc>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub ip_address: Option<String>,
+    /// The entry exactly as received (insignificant whitespace removed).
+    pub raw_json: String,
+}
+
+impl From<GongRow> for Row {
+    fn from(r: GongRow) -> Row {
+        Row {
+            id: r.id,
+            time: r.timestamp,
+            columns: vec![
+                Some(r.log_type.as_str().to_owned()),
+                r.action,
+                r.resource_type,
+                r.resource_id,
+                r.ip_address,
+            ],
+            raw_json: r.raw_json,
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct Entry<'a> {
@@ -34,7 +85,7 @@ struct Entry<'a> {
 }
 
 /// Maps one raw entry; what cannot be mapped is returned with the reason.
-pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
+pub fn map_entry(log_type: LogType, raw: &str) -> Result<GongRow, Rejected> {
     let reject = |reason: String| Rejected {
         reason,
         raw_payload: compact_json(raw),
@@ -65,7 +116,7 @@ pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
     }
     let derived = derive(log_type, record.as_ref().unwrap_or(&Value::Null));
     let fields = IdFields {
-        log_type,
+        log_type: log_type.as_str(),
         timestamp,
         user_id: e.user_id.as_deref(),
         user_email: e.user_email.as_deref(),
@@ -77,7 +128,7 @@ pub fn map_entry(log_type: &str, raw: &str) -> Result<GongRow, Rejected> {
         .map_err(|err| reject(format!("logRecord has no canonical JSON form: {err}")))?;
     Ok(GongRow {
         id,
-        log_type: log_type.to_owned(),
+        log_type,
         timestamp,
         action: derived.action,
         resource_type: derived.resource_type,
@@ -108,9 +159,9 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
 }
 
 /// Per-log-type fields (research/gong-api.md §7); `None` when absent.
-fn derive(log_type: &str, r: &Value) -> Derived {
+fn derive(log_type: LogType, r: &Value) -> Derived {
     match log_type {
-        "AccessLog" => Derived {
+        LogType::AccessLog => Derived {
             action: text(r, &["method"]),
             resource_type: None,
             resource_id: None,
@@ -118,7 +169,7 @@ fn derive(log_type: &str, r: &Value) -> Derived {
                 .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
                 .filter(|s| !s.is_empty()),
         },
-        "UserActivityLog" => {
+        LogType::UserActivityLog => {
             let change = r.get("tableChanges").and_then(|t| t.get(0));
             let keys: Vec<String> = change
                 .and_then(|c| c.get("rowChanges"))
@@ -146,54 +197,10 @@ fn derive(log_type: &str, r: &Value) -> Derived {
             }
         }
         _ => Derived {
-            action: Some(log_type.to_owned()),
+            action: Some(log_type.as_str().to_owned()),
             resource_type: Some("call".to_owned()),
             resource_id: text(r, &["call_id"]),
             ip: text(r, &["page_viewer_ip"]),
         },
     }
-}
-
-/// Removes whitespace outside strings, byte for byte otherwise: the mirror keeps
-/// what the vendor sent without paying for its pretty-printing.
-pub fn compact_json(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    // Outside strings: copy up to the next quote or whitespace; inside: up to
-    // the closing quote, stepping over escapes. Whole runs move at once.
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        let Some(n) = rest
-            .iter()
-            .position(|b| matches!(b, b'"' | b' ' | b'\n' | b'\r' | b'\t'))
-        else {
-            out.extend_from_slice(rest);
-            break;
-        };
-        out.extend_from_slice(&rest[..n]);
-        at += n;
-        if bytes[at] != b'"' {
-            at += 1; // whitespace outside a string
-            continue;
-        }
-        let mut end = at + 1;
-        loop {
-            match memchr::memchr2(b'"', b'\\', &bytes[end..]) {
-                None => {
-                    end = bytes.len();
-                    break;
-                }
-                Some(k) if bytes[end + k] == b'\\' => end += k + 2,
-                Some(k) => {
-                    end += k + 1;
-                    break;
-                }
-            }
-        }
-        let end = end.min(bytes.len());
-        out.extend_from_slice(&bytes[at..end]);
-        at = end;
-    }
-    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
 }

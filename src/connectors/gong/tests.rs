@@ -1,8 +1,9 @@
 use super::*;
-use crate::record::GongRow;
+use crate::connectors::json::compact_json;
 use crate::time::fmt_utc;
 use proptest::prelude::*;
 use serde_json::Value;
+use std::collections::HashSet;
 
 mod canonical_form;
 pub(crate) mod fuzz;
@@ -14,7 +15,7 @@ const ENTRY: &str = r#"{"userId":"234599484848423","userEmailAddress":"jon@acme.
  "logRecord":{"call_id":"7782342274025937895","page_viewer_ip":"203.0.113.9","time_based_secure_sharing_id":"x"}}"#;
 
 fn row(log_type: &str, raw: &str) -> GongRow {
-    map_entry(log_type, raw).unwrap()
+    map_entry(LogType::parse(log_type).unwrap(), raw).unwrap()
 }
 
 #[test]
@@ -143,7 +144,7 @@ fn unmappable_entries_are_rejected_with_a_reason() {
         (r#"[1,2,3]"#, "logEntry shape"),
     ];
     for (raw, why) in cases {
-        let r = map_entry("AccessLog", raw).unwrap_err();
+        let r = map_entry(LogType::AccessLog, raw).unwrap_err();
         assert!(r.reason.contains(why), "{raw}: {}", r.reason);
         assert_eq!(r.raw_payload, compact_json(raw));
     }
@@ -155,17 +156,18 @@ fn a_page_keeps_good_entries_beside_bad_ones() {
         r#"{{"requestId":"x","records":{{"totalRecords":3,"currentPageSize":3,"currentPageNumber":0,"cursor":"abc"}},
             "logEntries":[{ENTRY},{{"eventTime":"bad"}},{ENTRY}],"futureField":{{"x":1}}}}"#
     );
-    let p = parse_page(body.as_bytes(), "ExternallySharedCallAccess").unwrap();
+    let p = parse_page(body.as_bytes(), LogType::ExternallySharedCallAccess).unwrap();
     assert_eq!((p.total, p.cursor.as_deref()), (3, Some("abc")));
     assert_eq!((p.page.rows.len(), p.page.rejected.len()), (2, 1));
-    let last = parse_page(br#"{"records":{"totalRecords":0,"currentPageSize":0,"currentPageNumber":2,"cursor":""},"logEntries":[]}"#, "AccessLog").unwrap();
+    let last = parse_page(br#"{"records":{"totalRecords":0,"currentPageSize":0,"currentPageNumber":2,"cursor":""},"logEntries":[]}"#, LogType::AccessLog).unwrap();
     assert_eq!(last.cursor, None, "an empty cursor ends paging");
     for body in [
         r#"{"requestId":"x","records":{"totalRecords":0,"cursor":null},"logEntries":null}"#,
         r#"{"requestId":"x","records":null}"#,
         r#"{"requestId":"x"}"#,
     ] {
-        let p = parse_page(body.as_bytes(), "AccessLog").unwrap_or_else(|e| panic!("{body}: {e}"));
+        let p = parse_page(body.as_bytes(), LogType::AccessLog)
+            .unwrap_or_else(|e| panic!("{body}: {e}"));
         assert_eq!(
             (p.total, p.cursor, p.page.rows.len()),
             (0, None, 0),
@@ -173,13 +175,13 @@ fn a_page_keeps_good_entries_beside_bad_ones() {
         );
     }
     let nulls = format!(r#"{{"records":{{"totalRecords":2}},"logEntries":[{ENTRY},null]}}"#);
-    let p = parse_page(nulls.as_bytes(), "AccessLog").unwrap();
+    let p = parse_page(nulls.as_bytes(), LogType::AccessLog).unwrap();
     assert_eq!(
         (p.page.rows.len(), p.page.rejected.len()),
         (1, 1),
         "a null entry is rejected, not lost"
     );
-    assert!(parse_page(&body.as_bytes()[..body.len() / 2], "AccessLog").is_err());
+    assert!(parse_page(&body.as_bytes()[..body.len() / 2], LogType::AccessLog).is_err());
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -215,7 +217,7 @@ proptest! {
     fn the_id_is_canonical(record in json_value().prop_filter("object", Value::is_object)) {
         let compact = format!(r#"{{"eventTime":"2024-01-01T00:00:00Z","logRecord":{record}}}"#);
         let pretty = format!("{{\n  \"logRecord\": {},\n  \"eventTime\": \"2024-01-01T00:00:00Z\"\n}}", serde_json::to_string_pretty(&record).unwrap());
-        prop_assert_eq!(map_entry("UserCallPlay", &compact).unwrap().id, map_entry("UserCallPlay", &pretty).unwrap().id);
+        prop_assert_eq!(map_entry(LogType::UserCallPlay, &compact).unwrap().id, map_entry(LogType::UserCallPlay, &pretty).unwrap().id);
     }
 }
 
@@ -229,8 +231,15 @@ fn reply(status: u16, body: &str) -> Reply {
 
 #[test]
 fn status_codes_are_judged_as_gong_means_them() {
-    let judge_it =
-        |status, body: &str, cursor| judge(&reply(status, body), "AccessLog", cursor, "acme", "w");
+    let judge_it = |status, body: &str, cursor| {
+        judge(
+            &reply(status, body),
+            LogType::AccessLog,
+            cursor,
+            "acme",
+            "w",
+        )
+    };
     let empty = r#"{"requestId":"x","errors":["No logs found for the specified period"]}"#;
     match judge_it(404, empty, false) {
         Verdict::Done(Fetched::Page(p)) => {

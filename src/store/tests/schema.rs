@@ -195,13 +195,16 @@ fn a_version_3_mirror_upgrades_keeping_its_runs_and_can_record_stopped_ones() {
         )
         .unwrap();
     assert_eq!(kept, ("success".to_owned(), 7));
-    let run = store.begin_run(&gong_key(), RunKind::Sync, None).unwrap();
+    let run = store
+        .begin_run(&gong_key(), RunKind::Sync, None, crate::clock::now())
+        .unwrap();
     store
         .finish_run(
             run,
             RunOutcome::Stopped,
             &RunCounts::default(),
             Some("stopped"),
+            crate::clock::now(),
         )
         .unwrap();
     let outcome: String = store
@@ -227,7 +230,7 @@ fn reopening_is_a_no_op() {
     };
     let mut first = Store::open(&path).unwrap();
     first
-        .write_page(&gong_key(), Rows::Gong(&[gong_row(1)]), &[], None, None)
+        .write_page(&gong_key(), &GONG, &[gong_row(1)], &[], None, None)
         .unwrap();
     let before = schema(&first);
     drop(first);

@@ -26,10 +26,7 @@ fn results(messages: &[Vec<u8>], cursor: &[u8]) -> Vec<u8> {
 }
 
 fn ids(f: &Fetch) -> Vec<String> {
-    match &f.page.rows {
-        PageRows::Genesys(rows) => rows.iter().map(|r| r.id.clone()).collect(),
-        _ => Vec::new(),
-    }
+    f.page.rows.iter().map(|r| r.id.clone()).collect()
 }
 
 #[test]
@@ -116,17 +113,16 @@ fn token_lifetimes_are_bounded() {
 /// the input plus a fixed overhead per message.
 fn check_page(body: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(f) = parse_page(body) {
-        let rows: usize = match &f.page.rows {
-            PageRows::Genesys(rows) => rows
-                .iter()
-                .map(|r| {
-                    r.id.len()
-                        + r.raw_json.len()
-                        + r.remote_ip_addresses.as_ref().map_or(0, String::len)
-                })
-                .sum(),
-            _ => 0,
-        };
+        let rows: usize = f
+            .page
+            .rows
+            .iter()
+            .map(|r| {
+                r.id.len()
+                    + r.raw_json.len()
+                    + r.columns.iter().flatten().map(String::len).sum::<usize>()
+            })
+            .sum();
         let rejected: usize = f
             .page
             .rejected

@@ -15,7 +15,7 @@ fn real_page() -> Vec<u8> {
 fn render_page() -> Vec<u8> {
     let sim = SimState::new(SimConfig::new(11));
     let to = sim.cfg.origin + chrono::Duration::days(1);
-    let now = chrono::Utc::now().timestamp_micros();
+    let now = crate::clock::now().timestamp_micros();
     let all =
         crate::simulator::gong::truth(&sim, "UserActivityLog", sim.cfg.origin, to, now, false);
     let entries: Vec<&str> = all.iter().take(5).map(String::as_str).collect();
@@ -71,20 +71,14 @@ pub(crate) fn apply(mut body: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 
 /// Everything a parsed page holds, in bytes.
 fn size(p: &FetchedPage) -> (usize, usize) {
-    let PageRows::Gong(rows) = &p.page.rows else {
-        return (0, 0);
-    };
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    let rows_size: usize = rows
+    let rows_size: usize = p
+        .page
+        .rows
         .iter()
         .map(|r| {
             r.id.len()
-                + r.log_type.len()
                 + r.raw_json.len()
-                + opt(&r.action)
-                + opt(&r.resource_type)
-                + opt(&r.resource_id)
-                + opt(&r.ip_address)
+                + r.columns.iter().flatten().map(String::len).sum::<usize>()
         })
         .sum();
     let rejected: usize = p
@@ -93,14 +87,17 @@ fn size(p: &FetchedPage) -> (usize, usize) {
         .iter()
         .map(|r| r.reason.len() + r.raw_payload.len())
         .sum();
-    let records = rows.len() + p.page.rejected.len();
-    (rows_size + rejected + opt(&p.cursor), records)
+    let records = p.page.rows.len() + p.page.rejected.len();
+    (
+        rows_size + rejected + p.cursor.as_ref().map_or(0, String::len),
+        records,
+    )
 }
 
 /// Ok or Err; if Ok, at most one record per input byte and a bounded size:
 /// each record's texts are a few times its own bytes plus a fixed overhead.
 fn check(body: &[u8]) -> Result<(), TestCaseError> {
-    if let Ok(p) = parse_page(body, "UserActivityLog") {
+    if let Ok(p) = parse_page(body, LogType::UserActivityLog) {
         let (bytes, records) = size(&p);
         prop_assert!(
             records <= body.len(),
@@ -118,7 +115,7 @@ fn check(body: &[u8]) -> Result<(), TestCaseError> {
 
 #[test]
 fn the_real_page_parses() {
-    let p = parse_page(&real_page(), "UserActivityLog").unwrap();
+    let p = parse_page(&real_page(), LogType::UserActivityLog).unwrap();
     assert_eq!(
         (p.page.rows.len(), p.page.rejected.len(), p.total),
         (5, 0, 263)

@@ -46,11 +46,9 @@ fn an_entry_with_a_bad_byte_is_rejected_whole_and_the_rest_lands() {
         serde_json::from_slice::<Value>(&body).is_err(),
         "the body as a whole is not JSON text"
     );
-    let p = parse_page(&body, "UserCallPlay").unwrap();
+    let p = parse_page(&body, LogType::UserCallPlay).unwrap();
     assert_eq!((p.total, p.cursor.as_deref()), (9, Some("next")));
-    let PageRows::Gong(rows) = &p.page.rows else {
-        panic!("not Gong rows")
-    };
+    let rows = &p.page.rows;
     assert_eq!(rows.len(), 2);
     assert!(
         rows.iter().all(|r| r.raw_json == GOOD),
@@ -81,7 +79,7 @@ fn every_kind_of_invalid_sequence_is_kept_losslessly() {
     entries.extend(cases.iter().map(|b| with_bytes(b).0));
     entries.push(GOOD.into());
     let (body, _) = page_of(&entries, b"c");
-    let p = parse_page(&body, "UserCallPlay").unwrap();
+    let p = parse_page(&body, LogType::UserCallPlay).unwrap();
     assert_eq!(p.page.rows.len(), 2);
     let payloads: Vec<Vec<u8>> = p
         .page
@@ -101,20 +99,20 @@ fn bad_bytes_outside_entries() {
     let (bad, _) = with_bytes(&[0xff]);
     // In the cursor: the page cannot be paged on, so it is unreadable.
     let (body, _) = page_of(&[GOOD.into()], b"ab\xffc");
-    let e = parse_page(&body, "AccessLog").unwrap_err();
+    let e = parse_page(&body, LogType::AccessLog).unwrap_err();
     assert!(e.to_string().contains("cursor"), "{e}");
     // In a field the mirror does not read: ignored.
     let mut body = page_of(&[GOOD.into(), bad.clone()], b"c").0;
     body.splice(15..15, [0xff]);
     assert_eq!(&body[..17], b"{\"requestId\":\"r\xff\"");
-    let p = parse_page(&body, "AccessLog").unwrap();
+    let p = parse_page(&body, LogType::AccessLog).unwrap();
     assert_eq!((p.page.rows.len(), p.page.rejected.len()), (1, 1));
     // Outside any string, or with the body cut short: not JSON at all.
     let (mut body, starts) = page_of(&[GOOD.into(), bad], b"c");
     body.insert(starts[1], 0xff);
-    assert!(parse_page(&body, "AccessLog").is_err());
+    assert!(parse_page(&body, LogType::AccessLog).is_err());
     let (body, _) = page_of(&[with_bytes(&[0xff]).0, GOOD.into()], b"c");
-    assert!(parse_page(&body[..body.len() - 40], "AccessLog").is_err());
+    assert!(parse_page(&body[..body.len() - 40], LogType::AccessLog).is_err());
 }
 
 #[test]
@@ -126,7 +124,7 @@ fn a_bad_byte_page_is_done_not_retried() {
         headers: reqwest::header::HeaderMap::new(),
         body: bytes::Bytes::from(body),
     };
-    match judge(&reply, "UserCallPlay", false, "acme", "w") {
+    match judge(&reply, LogType::UserCallPlay, false, "acme", "w") {
         Verdict::Done(Fetched::Page(p)) => {
             assert_eq!(
                 (p.page.rows.len(), p.page.rejected.len(), p.cursor),
@@ -154,7 +152,7 @@ fn entries_of_the_wrong_types_are_rejected_beside_good_ones() {
     entries.extend(wrong.iter().map(|w| w.as_bytes().to_vec()));
     entries.push(GOOD.into());
     let (body, _) = page_of(&entries, b"c");
-    let p = parse_page(&body, "UserActivityLog").unwrap();
+    let p = parse_page(&body, LogType::UserActivityLog).unwrap();
     assert_eq!(p.page.rows.len(), 2);
     let payloads: Vec<&str> = p
         .page

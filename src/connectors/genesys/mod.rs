@@ -1,13 +1,16 @@
-//! Genesys Cloud audits: OAuth client credentials, the asynchronous audit query
-//! (create, poll, cursor-paged results), the realtime query (page numbers), the
-//! service mapping, and the mapping of each `AuditLogMessage` to a [`GenesysRow`].
-//! Knows HTTP and JSON, not SQL.
+//! Genesys Cloud audits, one folder: the vendor's registration and its account
+//! config (`config.rs`), OAuth client credentials (`auth.rs`), the asynchronous
+//! audit query (create, poll, cursor-paged results), the realtime query (page
+//! numbers), paging one window (`reader.rs`), the service mapping, error replies
+//! (`errors.rs`), and the mapping of each `AuditLogMessage` to a row of its table
+//! (`map.rs`). Knows HTTP and JSON, not SQL.
 
-use crate::config::GenesysAccount;
-use crate::connector::{ConnectorError, Page, PageRows, Window};
-use crate::connectors::gong::compact_json;
+use crate::config::{Account, AccountParser, ConfigError};
+use crate::connector::{BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor};
+use crate::connector::{Window, WindowFailure};
+use crate::connectors::json::compact_json;
 use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
-use crate::record::{GenesysRow, Rejected};
+use crate::record::{Rejected, Table};
 use crate::time::parse_instant;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -38,24 +41,55 @@ const POLL_BUDGET: Duration = Duration::from_secs(15 * 60);
 const TOO_LARGE: &str = "response.entity.too.large";
 const QUERY: &str = "/api/v2/audits/query";
 
-/// Why [`GenesysConnector::open`] could not start reading a window.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error(transparent)]
-    Connector(#[from] ConnectorError),
-    /// The window's transaction ended `Failed`/`Cancelled` twice: split the window.
-    #[error("Genesys audit query transaction {transaction_id} ended {state} twice")]
-    QueryFailed {
-        transaction_id: String,
-        state: String,
-    },
-}
+/// Genesys Cloud, as the registry lists it.
+pub struct Genesys;
 
-impl From<HttpError> for OpenError {
-    fn from(e: HttpError) -> OpenError {
-        OpenError::Connector(e.into())
+pub static VENDOR: Genesys = Genesys;
+
+impl Vendor for Genesys {
+    fn name(&self) -> &'static str {
+        "genesys"
+    }
+
+    fn title(&self) -> &'static str {
+        "Genesys"
+    }
+
+    fn table(&self) -> &'static Table {
+        &TABLE
+    }
+
+    fn max_window(&self) -> Option<Duration> {
+        Some(MAX_WINDOW)
+    }
+
+    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError> {
+        config::parse_accounts(p)
+    }
+
+    fn examples(&self) -> &'static [Example] {
+        EXAMPLES
     }
 }
+
+/// Questions `auditmirror demo` answers from this table.
+const EXAMPLES: &[Example] = &[
+    Example {
+        question: "Failed logins and other failed actions, by user",
+        sql:
+            "SELECT coalesce(user_name, user_id) AS user, service_name, action, count(*) AS failures
+  FROM genesys_audit_log_message
+ WHERE status = 'FAILURE'
+ GROUP BY 1, 2, 3 ORDER BY failures DESC LIMIT 5",
+    },
+    Example {
+        question: "Who changed Architect flows, and which?",
+        sql: "SELECT event_date, user_name, action, entity_type, entity_name
+  FROM genesys_audit_log_message
+ WHERE service_name = 'Architect' AND action IN ('Create', 'Update', 'Delete', 'Publish')
+ ORDER BY event_date DESC LIMIT 5",
+    },
+];
 
 /// One Genesys Cloud organisation's audit API, with its cached access token.
 pub struct GenesysConnector {
@@ -75,6 +109,7 @@ pub struct GenesysConnector {
     per_service: AtomicBool,
     /// The first wait between polls of a transaction.
     poll_start: Duration,
+    mode: GenesysMode,
 }
 
 #[derive(Default)]
@@ -101,7 +136,60 @@ impl std::fmt::Debug for GenesysConnector {
 #[derive(Debug, Deserialize)]
 struct Status {
     id: String,
-    state: String,
+    #[serde(deserialize_with = "TxState::deserialize_any_case")]
+    state: TxState,
+}
+
+/// The state of an audit query transaction. The spec's are PascalCase; any
+/// case is read, and a state the spec does not list is kept as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TxState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// The transaction is gone (HTTP 404 while polling).
+    NotFound,
+    Unknown(String),
+}
+
+impl TxState {
+    fn parse(s: &str) -> TxState {
+        match s.to_ascii_lowercase().as_str() {
+            "queued" | "pending" => TxState::Queued,
+            "running" => TxState::Running,
+            "succeeded" => TxState::Succeeded,
+            "failed" => TxState::Failed,
+            "cancelled" | "canceled" => TxState::Cancelled,
+            "notfound" => TxState::NotFound,
+            _ => TxState::Unknown(s.to_owned()),
+        }
+    }
+
+    fn deserialize_any_case<'de, D: Deserializer<'de>>(d: D) -> Result<TxState, D::Error> {
+        let s: Cow<'de, str> = Deserialize::deserialize(d)?;
+        Ok(TxState::parse(&s))
+    }
+
+    /// Whether polling is over (the transaction ended, well or not).
+    fn ended(&self) -> bool {
+        !matches!(self, TxState::Queued | TxState::Running)
+    }
+}
+
+impl std::fmt::Display for TxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TxState::Queued => "Queued",
+            TxState::Running => "Running",
+            TxState::Succeeded => "Succeeded",
+            TxState::Failed => "Failed",
+            TxState::Cancelled => "Cancelled",
+            TxState::NotFound => "NotFound",
+            TxState::Unknown(s) => s,
+        })
+    }
 }
 
 /// One reply about results, judged.
@@ -156,23 +244,37 @@ impl GenesysConnector {
             realtime_mapping: OnceCell::new(),
             per_service: AtomicBool::new(false),
             poll_start: Duration::from_millis(200),
+            mode: account.mode,
+        }
+    }
+
+    /// Starts reading `window` by the account's mode: asynchronous queries, or
+    /// the realtime endpoint.
+    pub async fn open(
+        &self,
+        window: Window,
+        counters: &Counters,
+    ) -> Result<WindowReader<'_>, ConnectorError> {
+        match self.mode {
+            GenesysMode::History => self.open_history(window, counters).await,
+            GenesysMode::Realtime => self.open_realtime(window, counters).await,
         }
     }
 
     /// Service names from `GET /api/v2/audits/query/servicemapping`, fetched once.
     pub async fn services(&self, counters: &Counters) -> Result<Vec<String>, ConnectorError> {
-        self.mapping(counters, false).await
+        self.mapping(counters, GenesysMode::History).await
     }
 
     /// History path: one transaction per planned service for `window`, each
     /// polled until it ends (a `Failed`/`Cancelled` one is run once more), then
     /// their results paged in turn.
-    pub async fn open(
+    async fn open_history(
         &self,
         window: Window,
         counters: &Counters,
-    ) -> Result<WindowReader<'_>, OpenError> {
-        let mut plan = self.plan(counters, false).await?;
+    ) -> Result<WindowReader<'_>, ConnectorError> {
+        let mut plan = self.plan(counters, GenesysMode::History).await?;
         let mut txs = Vec::with_capacity(plan.len());
         while let Some(service) = plan.get(txs.len()) {
             match self
@@ -182,23 +284,23 @@ impl GenesysConnector {
                 Some(id) => txs.push(id),
                 None => {
                     self.fall_back();
-                    plan = self.plan(counters, false).await?;
+                    plan = self.plan(counters, GenesysMode::History).await?;
                     txs.clear();
                 }
             }
         }
-        Ok(self.reader(window, plan, txs, false, None))
+        Ok(self.reader(window, plan, txs, GenesysMode::History, None))
     }
 
     /// Realtime path (the last 14 days): `POST /api/v2/audits/query/realtime`
     /// with page numbers.
-    pub async fn open_realtime(
+    async fn open_realtime(
         &self,
         window: Window,
         counters: &Counters,
     ) -> Result<WindowReader<'_>, ConnectorError> {
         loop {
-            let plan = self.plan(counters, true).await?;
+            let plan = self.plan(counters, GenesysMode::Realtime).await?;
             let first = plan.first().cloned().flatten();
             let fetched = self
                 .fetch_realtime(window, first.as_deref(), 1, PAGE_SIZE, counters)
@@ -207,7 +309,13 @@ impl GenesysConnector {
                 self.fall_back();
                 continue;
             }
-            return Ok(self.reader(window, plan, Vec::new(), true, Some(fetched)));
+            return Ok(self.reader(
+                window,
+                plan,
+                Vec::new(),
+                GenesysMode::Realtime,
+                Some(fetched),
+            ));
         }
     }
 
@@ -216,13 +324,13 @@ impl GenesysConnector {
         window: Window,
         plan: Vec<Option<String>>,
         txs: Vec<String>,
-        realtime: bool,
+        mode: GenesysMode,
         pending: Option<Fetched>,
     ) -> WindowReader<'_> {
         WindowReader {
             conn: self,
             window,
-            realtime,
+            mode,
             plan,
             txs,
             at: 0,
@@ -245,7 +353,7 @@ impl GenesysConnector {
     async fn plan(
         &self,
         counters: &Counters,
-        realtime: bool,
+        mode: GenesysMode,
     ) -> Result<Vec<Option<String>>, ConnectorError> {
         if !self.services.is_empty() {
             return Ok(self.services.iter().cloned().map(Some).collect());
@@ -253,7 +361,7 @@ impl GenesysConnector {
         if !self.per_service.load(Relaxed) {
             return Ok(vec![None]);
         }
-        let names = self.mapping(counters, realtime).await?;
+        let names = self.mapping(counters, mode).await?;
         Ok(names.into_iter().map(Some).collect())
     }
 
@@ -269,7 +377,7 @@ impl GenesysConnector {
     async fn mapping(
         &self,
         counters: &Counters,
-        realtime: bool,
+        mode: GenesysMode,
     ) -> Result<Vec<String>, ConnectorError> {
         #[derive(Deserialize)]
         struct Mapping {
@@ -279,9 +387,9 @@ impl GenesysConnector {
         struct Named {
             name: Option<String>,
         }
-        let (cell, path) = match realtime {
-            true => (&self.realtime_mapping, "/realtime/servicemapping"),
-            false => (&self.mapping, "/servicemapping"),
+        let (cell, path) = match mode {
+            GenesysMode::Realtime => (&self.realtime_mapping, "/realtime/servicemapping"),
+            GenesysMode::History => (&self.mapping, "/servicemapping"),
         };
         let fetch = || async {
             let what = format!("genesys/{}/servicemapping", self.account);
@@ -316,7 +424,7 @@ impl GenesysConnector {
         window: Window,
         service: Option<&str>,
         counters: &Counters,
-    ) -> Result<Option<String>, OpenError> {
+    ) -> Result<Option<String>, ConnectorError> {
         let what = self.what(window, service);
         let url = format!("{}{QUERY}", self.api);
         let body = query_body(window, service, None);
@@ -337,15 +445,19 @@ impl GenesysConnector {
                 return Ok(None);
             };
             let end = self.wait(status, counters, &what).await?;
-            if end.state.eq_ignore_ascii_case("Succeeded") {
+            if end.state == TxState::Succeeded {
                 return Ok(Some(end.id));
             }
             attempts += 1;
             tracing::warn!(%what, transaction = %end.id, state = %end.state, attempts, "audit query transaction ended without results");
             if attempts >= 2 {
-                return Err(OpenError::QueryFailed {
-                    transaction_id: end.id,
-                    state: end.state,
+                return Err(ConnectorError::Window {
+                    what,
+                    failure: WindowFailure::QueryFailed,
+                    detail: format!(
+                        "audit query transaction {} ended {} twice",
+                        end.id, end.state
+                    ),
                 });
             }
         }
@@ -360,18 +472,14 @@ impl GenesysConnector {
     ) -> Result<Status, ConnectorError> {
         let (started, mut delay) = (Instant::now(), self.poll_start);
         loop {
-            // The spec's states are PascalCase; any case is accepted.
-            match status.state.to_ascii_lowercase().as_str() {
-                "succeeded" | "failed" | "cancelled" | "canceled" | "notfound" => {
-                    return Ok(status)
-                }
-                "queued" | "running" | "pending" => {}
-                other => {
-                    return Err(ConnectorError::Protocol {
-                        what: what.to_owned(),
-                        detail: format!("transaction {} is in unknown state `{other}`", status.id),
-                    })
-                }
+            if let TxState::Unknown(other) = &status.state {
+                return Err(ConnectorError::Protocol {
+                    what: what.to_owned(),
+                    detail: format!("transaction {} is in unknown state `{other}`", status.id),
+                });
+            }
+            if status.state.ended() {
+                return Ok(status);
             }
             if started.elapsed() >= POLL_BUDGET {
                 return Err(ConnectorError::Protocol {
@@ -393,7 +501,7 @@ impl GenesysConnector {
                 }
                 StatusCode::NOT_FOUND => Verdict::Done(Status {
                     id: status.id.clone(),
-                    state: "NotFound".into(),
+                    state: TxState::NotFound,
                 }),
                 _ => rejected(r, what),
             };
@@ -499,15 +607,55 @@ fn parsed(r: &Reply) -> Verdict<Fetched> {
     }
 }
 
+impl Connector for GenesysConnector {
+    fn open<'a>(
+        &'a self,
+        _stream: &'a str,
+        window: Window,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>> {
+        Box::pin(async move {
+            let reader = GenesysConnector::open(self, window, counters).await?;
+            Ok(Box::new(reader) as Box<dyn PageReader>)
+        })
+    }
+
+    /// The service names of the service mapping.
+    fn catalog<'a>(
+        &'a self,
+        _stream: &'a str,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Option<Vec<String>>, ConnectorError>> {
+        Box::pin(async move { self.services(counters).await.map(Some) })
+    }
+
+    /// A token and the audit service mapping.
+    fn probe<'a>(
+        &'a self,
+        _now: DateTime<Utc>,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        Box::pin(async move {
+            let services = self.services(counters).await?;
+            Ok(format!(
+                "token and service mapping: {} services",
+                services.len()
+            ))
+        })
+    }
+}
+
 mod auth;
+mod config;
 mod errors;
 mod map;
 mod reader;
 
 use errors::{error_text, is_too_large, mentions, oauth_error, refine, rejected};
 
-pub use map::map_message;
+pub use config::{GenesysAccount, GenesysMode, MAX_WINDOW, REGIONS, STREAM};
 use map::parse_page;
+pub use map::{map_message, GenesysRow, TABLE};
 pub use reader::WindowReader;
 
 #[cfg(test)]

@@ -1,28 +1,88 @@
-//! Gong `GET /v2/logs`: auth headers, cursor paging through one window, 404 as an
-//! empty window, and each page's `logEntries`, mapped to rows by `map` (the
-//! content-hash id, UTC time, per-log-type fields). Knows HTTP and JSON, not SQL.
+//! Gong `GET /v2/logs`, one folder: the vendor's registration and its account
+//! config (`config.rs`), auth headers, cursor paging through one window
+//! (`paging.rs`), 404 as an empty window, each page's `logEntries` (`page.rs`)
+//! mapped to rows of its table (`map.rs`: the content-hash id of `id.rs` over
+//! the canonical JSON of `canonical.rs`, UTC time, per-log-type fields).
+//! Knows HTTP and JSON, not SQL.
 
-use crate::config::{GongAccount, GongAuth};
-use crate::connector::{ConnectorError, Page, PageRows, Window};
+use crate::config::{Account, AccountParser, ConfigError};
+use crate::connector::{
+    BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor, Window,
+};
 use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
+use crate::record::Table;
 use crate::time::fmt_utc;
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::value::RawValue;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The scope a Gong key or token needs for `/v2/logs`.
 pub const SCOPE: &str = "api:logs:read";
+
+/// Gong, as the registry lists it.
+pub struct Gong;
+
+pub static VENDOR: Gong = Gong;
+
+impl Vendor for Gong {
+    fn name(&self) -> &'static str {
+        "gong"
+    }
+
+    fn title(&self) -> &'static str {
+        "Gong"
+    }
+
+    fn table(&self) -> &'static Table {
+        &TABLE
+    }
+
+    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError> {
+        config::parse_accounts(p)
+    }
+
+    fn examples(&self) -> &'static [Example] {
+        EXAMPLES
+    }
+}
+
+/// Questions `auditmirror demo` answers from this table.
+const EXAMPLES: &[Example] = &[
+    Example {
+        question: "Who exported or deleted calls in the last week?",
+        sql: "SELECT user_email, action, count(*) AS n, max(timestamp) AS last
+  FROM gong_audit_log_entry
+ WHERE log_type = 'UserActivityLog' AND action IN ('EXPORT_CALLS', 'DELETE_CALL')
+   AND timestamp >= strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')
+ GROUP BY 1, 2 ORDER BY n DESC LIMIT 5",
+    },
+    Example {
+        question: "Which calls were opened most by people outside the company?",
+        sql:
+            "SELECT resource_id AS call_id, count(*) AS views, count(DISTINCT user_email) AS viewers
+  FROM gong_audit_log_entry
+ WHERE log_type = 'ExternallySharedCallAccess'
+ GROUP BY 1 ORDER BY views DESC LIMIT 5",
+    },
+    Example {
+        question: "Who acted while impersonating another user?",
+        sql: "SELECT impersonator_email, user_email, count(*) AS actions
+  FROM gong_audit_log_entry
+ WHERE impersonator_user_id IS NOT NULL
+ GROUP BY 1, 2 ORDER BY actions DESC LIMIT 5",
+    },
+];
 
 /// One Gong account's access to `/v2/logs`.
 pub struct GongConnector {
     account: String,
     url: String,
     auth: SecretString,
+    log_types: Vec<LogType>,
     http: Arc<HttpClient>,
 }
 
@@ -65,6 +125,7 @@ impl GongConnector {
             account: account.name.clone(),
             url: format!("{}/v2/logs", account.base_url),
             auth: auth.into(),
+            log_types: account.log_types.clone(),
             http,
         }
     }
@@ -73,7 +134,7 @@ impl GongConnector {
     /// `totalRecords` tells the engine whether to split the window instead.
     pub async fn open(
         &self,
-        log_type: &str,
+        log_type: LogType,
         window: Window,
         counters: &Counters,
     ) -> Result<WindowReader<'_>, ConnectorError> {
@@ -86,23 +147,20 @@ impl GongConnector {
         };
         Ok(WindowReader {
             conn: self,
-            log_type: log_type.to_owned(),
+            log_type,
             window,
             pending: Some(first),
-            cursor: None,
-            seen: HashSet::new(),
-            restarted: false,
-            done: false,
+            paging: Paging::default(),
         })
     }
 
-    fn what(&self, log_type: &str, window: Window) -> String {
+    fn what(&self, log_type: LogType, window: Window) -> String {
         format!("gong/{}/{log_type} {window}", self.account)
     }
 
     async fn fetch(
         &self,
-        log_type: &str,
+        log_type: LogType,
         window: Window,
         cursor: Option<&str>,
         counters: &Counters,
@@ -118,7 +176,7 @@ impl GongConnector {
         auth.set_sensitive(true);
         let build = |c: &reqwest::Client| {
             let mut q: Vec<(&str, &str)> = vec![
-                ("logType", log_type),
+                ("logType", log_type.as_str()),
                 ("fromDateTime", &from),
                 ("toDateTime", &to),
             ];
@@ -138,7 +196,7 @@ impl GongConnector {
 /// A 400 that names the log type means this tenant does not have it: the
 /// stream is unavailable rather than failing (some tenants accept only
 /// `AccessLog` and `UserActivityLog`).
-fn unavailable(e: HttpError, log_type: &str) -> HttpError {
+fn unavailable(e: HttpError, log_type: LogType) -> HttpError {
     match e {
         HttpError::Rejected {
             what,
@@ -148,7 +206,7 @@ fn unavailable(e: HttpError, log_type: &str) -> HttpError {
             let lower = message.to_ascii_lowercase();
             lower.contains("logtype")
                 || lower.contains("log type")
-                || lower.contains(&log_type.to_ascii_lowercase())
+                || lower.contains(&log_type.as_str().to_ascii_lowercase())
         } =>
         {
             HttpError::Unavailable {
@@ -160,14 +218,7 @@ fn unavailable(e: HttpError, log_type: &str) -> HttpError {
     }
 }
 
-/// One fetched page, mapped.
-#[derive(Debug)]
-pub struct FetchedPage {
-    pub page: Page,
-    pub total: u64,
-    pub cursor: Option<String>,
-}
-
+/// One reply about a page, judged.
 #[derive(Debug)]
 enum Fetched {
     Page(FetchedPage),
@@ -177,7 +228,7 @@ enum Fetched {
 
 fn judge(
     reply: &Reply,
-    log_type: &str,
+    log_type: LogType,
     had_cursor: bool,
     account: &str,
     what: &str,
@@ -198,7 +249,7 @@ fn judge(
             // other lists say "No calls found …", so any "no … found" is empty.
             let lower = text.to_ascii_lowercase();
             if ["no logs found", "no records found", "no data found", "no results found"].iter().any(|p| lower.contains(p)) {
-                let page = Page { rows: PageRows::Gong(Vec::new()), rejected: Vec::new() };
+                let page = Page::default();
                 Verdict::Done(Fetched::Page(FetchedPage { page, total: 0, cursor: None }))
             } else {
                 Verdict::Fail(HttpError::Rejected { what: what.to_owned(), status: 404, message: format!("{text} (is base_url right for account {account}?)") })
@@ -224,158 +275,58 @@ struct ErrorBody {
     errors: Vec<String>,
 }
 
-/// Absent and `null` alike mean empty: a last page may carry neither. `records`
-/// is kept as text until it is known to be UTF-8 (see [`parse_page`]).
-#[derive(Deserialize)]
-struct LogsPage<'a> {
-    #[serde(borrow)]
-    records: Option<&'a RawValue>,
-    #[serde(rename = "logEntries", borrow)]
-    log_entries: Option<Vec<&'a RawValue>>,
-}
-
-#[derive(Deserialize, Default)]
-struct Records {
-    #[serde(rename = "totalRecords")]
-    total_records: Option<u64>,
-    cursor: Option<String>,
-}
-
-/// Parses one `/v2/logs` body: each entry is sliced out once, then mapped.
-///
-/// A body that is not UTF-8 throughout is read again with each bad byte as `?`:
-/// an entry holding a bad byte is rejected with its bytes in base64, the others
-/// are mapped, and paging goes on. Bad bytes in `records` (the cursor), or a
-/// body that is not JSON even so, make the page unreadable as a whole.
-pub fn parse_page(body: &[u8], log_type: &str) -> Result<FetchedPage, serde_json::Error> {
-    let err = match serde_json::from_slice::<LogsPage<'_>>(body) {
-        Ok(page) => return map_page(page, log_type, None),
-        Err(e) => e,
-    };
-    let Some(lossy) = lossy::Lossy::new(body) else {
-        return Err(err);
-    };
-    let Ok(page) = serde_json::from_str::<LogsPage<'_>>(lossy.text()) else {
-        return Err(err);
-    };
-    if page.records.is_some_and(|r| !lossy.is_clean(body, r.get())) {
-        return Err(serde::de::Error::custom(format!(
-            "records (the cursor) is not valid UTF-8 ({err})"
-        )));
-    }
-    map_page(page, log_type, Some((&lossy, body)))
-}
-
-/// Maps a parsed page; `lossy` when it was parsed from a repaired copy of `body`.
-fn map_page(
-    page: LogsPage<'_>,
-    log_type: &str,
-    lossy: Option<(&lossy::Lossy, &[u8])>,
-) -> Result<FetchedPage, serde_json::Error> {
-    let records: Records = match page.records {
-        Some(r) => serde_json::from_str::<Option<Records>>(r.get())?.unwrap_or_default(),
-        None => Records::default(),
-    };
-    let entries = page.log_entries.unwrap_or_default();
-    let mut rows = Vec::with_capacity(entries.len());
-    let mut rejected = Vec::new();
-    for raw in entries {
-        let checked = lossy.map_or(Ok(()), |(l, body)| l.check(body, raw.get(), "entry"));
-        match checked.and_then(|()| map_entry(log_type, raw.get())) {
-            Ok(row) => rows.push(row),
-            Err(r) => rejected.push(r),
-        }
-    }
-    let total = records
-        .total_records
-        .unwrap_or(rows.len() as u64 + rejected.len() as u64);
-    let cursor = records.cursor.filter(|c| !c.is_empty());
-    Ok(FetchedPage {
-        page: Page {
-            rows: PageRows::Gong(rows),
-            rejected,
-        },
-        total,
-        cursor,
-    })
-}
-
-/// Reads one window page by page, restarting it once if the vendor's cursor
-/// expires or repeats.
-pub struct WindowReader<'a> {
-    conn: &'a GongConnector,
-    log_type: String,
-    window: Window,
-    pending: Option<FetchedPage>,
-    cursor: Option<String>,
-    seen: HashSet<String>,
-    restarted: bool,
-    done: bool,
-}
-
-impl WindowReader<'_> {
-    /// `totalRecords` of the first page (0 for an empty window).
-    pub fn total(&self) -> u64 {
-        self.pending.as_ref().map_or(0, |p| p.total)
+impl Connector for GongConnector {
+    fn open<'a>(
+        &'a self,
+        stream: &'a str,
+        window: Window,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>> {
+        Box::pin(async move {
+            let log_type = LogType::parse(stream).ok_or_else(|| ConnectorError::Protocol {
+                what: format!("gong/{}/{stream}", self.account),
+                detail: "not a Gong log type".into(),
+            })?;
+            let reader = GongConnector::open(self, log_type, window, counters).await?;
+            Ok(Box::new(reader) as Box<dyn PageReader>)
+        })
     }
 
-    /// The next page and whether it is the window's last; `None` after the last.
-    pub async fn next(
-        &mut self,
-        counters: &Counters,
-    ) -> Result<Option<(Page, bool)>, ConnectorError> {
-        loop {
-            if self.done {
-                return Ok(None);
-            }
-            let fetched = match self.pending.take() {
-                Some(p) => Fetched::Page(p),
-                None => {
-                    self.conn
-                        .fetch(
-                            &self.log_type,
-                            self.window,
-                            self.cursor.as_deref(),
-                            counters,
-                        )
-                        .await?
-                }
-            };
-            let repeated = matches!(&fetched, Fetched::Page(p) if p.cursor.as_ref().is_some_and(|c| self.seen.contains(c)));
-            match fetched {
-                Fetched::Page(p) if !repeated => {
-                    self.cursor = p.cursor;
-                    if let Some(c) = &self.cursor {
-                        self.seen.insert(c.clone());
-                    }
-                    self.done = self.cursor.is_none();
-                    return Ok(Some((p.page, self.done)));
-                }
-                _ if !self.restarted => {
-                    // Start the window again; rows already written are idempotent.
-                    tracing::info!(what = %self.conn.what(&self.log_type, self.window), "cursor expired or repeated; reading the window again");
-                    self.restarted = true;
-                    self.cursor = None;
-                    self.seen.clear();
-                }
-                _ => {
-                    return Err(ConnectorError::Cursor {
-                        what: self.conn.what(&self.log_type, self.window),
-                    })
-                }
-            }
-        }
+    /// A one-hour read of the account's first log type.
+    fn probe<'a>(
+        &'a self,
+        now: DateTime<Utc>,
+        counters: &'a Counters,
+    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+        Box::pin(async move {
+            let log_type = self
+                .log_types
+                .first()
+                .copied()
+                .unwrap_or(LogType::UserCallPlay);
+            let hour = Window::new(now - chrono::Duration::hours(1), now);
+            let r = GongConnector::open(self, log_type, hour, counters).await?;
+            Ok(format!(
+                "read {log_type}: {} entries in the last hour",
+                r.total()
+            ))
+        })
     }
 }
 
 mod canonical;
+mod config;
 mod id;
-pub(crate) mod lossy;
 mod map;
+mod page;
+mod paging;
 
 pub use canonical::canonical;
+pub use config::{GongAccount, GongAuth, LogType};
 pub use id::{entry_id, IdFields};
-pub use map::{compact_json, map_entry};
+pub use map::{map_entry, GongRow, TABLE};
+pub use page::{parse_page, FetchedPage};
+pub use paging::{Paging, Step, WindowReader};
 
 #[cfg(test)]
 pub(crate) mod tests;

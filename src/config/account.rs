@@ -1,0 +1,195 @@
+//! What every account table has, whatever its vendor: `name`, the stream settings
+//! and the HTTP limits (each inherited from `[defaults]`), declared once by the
+//! [`account_table!`](crate::account_table) macro; and [`AccountParser`], through
+//! which a vendor reads its `[[name]]` tables and validates its own keys.
+
+use super::parse::{Ctx, Res};
+use super::*;
+use toml::de::DeValue;
+
+/// An optional text key, with its place in the file.
+pub type Text = Option<Spanned<String>>;
+/// An optional secret key, with its place in the file.
+pub type SecretText = Option<Spanned<SecretString>>;
+
+/// Declares a vendor's raw account table: `name`, the vendor's own keys, and
+/// the stream settings and HTTP limits every account has; unknown keys are
+/// refused. `common()` hands the shared keys to [`AccountParser::common`].
+#[macro_export]
+macro_rules! account_table {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $crate::settings_table!($name {
+            name: ::toml::Spanned<String>,
+            $($field: $ty),*
+        });
+
+        impl $name {
+            /// The keys every account has.
+            fn common(&self) -> $crate::config::CommonKeys<'_> {
+                $crate::config::CommonKeys {
+                    name: &self.name,
+                    overrides: self.overrides(),
+                }
+            }
+        }
+    };
+}
+
+/// A table with the stream settings and HTTP limits (`[defaults]`, accounts).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! settings_table {
+    ($vis:vis $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        #[derive(::serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        $vis struct $name {
+            $($field: $ty,)*
+            schedule: Option<::toml::Spanned<String>>,
+            lookback: Option<::toml::Spanned<String>>,
+            settle: Option<::toml::Spanned<String>>,
+            start: Option<::toml::Spanned<::toml::Value>>,
+            window: Option<::toml::Spanned<String>>,
+            window_records: Option<::toml::Spanned<i64>>,
+            max_body_mb: Option<::toml::Spanned<i64>>,
+            response_timeout: Option<::toml::Spanned<String>>,
+            total_timeout: Option<::toml::Spanned<String>>,
+        }
+
+        impl $name {
+            #[allow(dead_code)]
+            $vis fn overrides(&self) -> $crate::config::Overrides<'_> {
+                $crate::config::Overrides {
+                    schedule: self.schedule.as_ref(),
+                    lookback: self.lookback.as_ref(),
+                    settle: self.settle.as_ref(),
+                    start: self.start.as_ref(),
+                    window: self.window.as_ref(),
+                    window_records: self.window_records.as_ref(),
+                    max_body_mb: self.max_body_mb.as_ref(),
+                    response_timeout: self.response_timeout.as_ref(),
+                    total_timeout: self.total_timeout.as_ref(),
+                }
+            }
+        }
+    };
+}
+
+crate::settings_table!(pub(super) RawDefaults {});
+
+/// The stream settings and HTTP limits a table sets (each `None` when absent).
+#[doc(hidden)]
+#[derive(Clone, Copy, Default)]
+pub struct Overrides<'a> {
+    pub schedule: Option<&'a Spanned<String>>,
+    pub lookback: Option<&'a Spanned<String>>,
+    pub settle: Option<&'a Spanned<String>>,
+    pub start: Option<&'a Spanned<toml::Value>>,
+    pub window: Option<&'a Spanned<String>>,
+    pub window_records: Option<&'a Spanned<i64>>,
+    pub max_body_mb: Option<&'a Spanned<i64>>,
+    pub response_timeout: Option<&'a Spanned<String>>,
+    pub total_timeout: Option<&'a Spanned<String>>,
+}
+
+/// The keys every account table has.
+pub struct CommonKeys<'a> {
+    pub name: &'a Spanned<String>,
+    pub overrides: Overrides<'a>,
+}
+
+/// The three spellings of one secret key (`KEY`, `KEY_file`, `KEY_env`).
+pub struct SecretKeys<'a> {
+    pub key: &'static str,
+    pub inline: &'a SecretText,
+    pub file: &'a Text,
+    pub env: &'a Text,
+}
+
+impl SecretKeys<'_> {
+    /// Whether any of the three spellings is there.
+    pub fn given(&self) -> bool {
+        self.inline.is_some() || self.file.is_some() || self.env.is_some()
+    }
+}
+
+/// What every account has, validated: its name, the key prefix its errors use
+/// (`gong[acme]`), its stream settings and HTTP limits.
+pub struct Common {
+    pub name: String,
+    pub table: String,
+    pub settings: StreamSettings,
+    pub limits: HttpLimits,
+}
+
+/// Hands a vendor its `[[name]]` tables and validates what every account has.
+pub struct AccountParser<'a> {
+    ctx: &'a Ctx<'a>,
+    source: Source,
+    tables: Spanned<DeValue<'a>>,
+    defaults: Overrides<'a>,
+    names: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a> AccountParser<'a> {
+    pub(super) fn new(
+        ctx: &'a Ctx<'a>,
+        source: Source,
+        tables: Spanned<DeValue<'a>>,
+        defaults: Overrides<'a>,
+    ) -> AccountParser<'a> {
+        AccountParser {
+            ctx,
+            source,
+            tables,
+            defaults,
+            names: Default::default(),
+        }
+    }
+
+    /// The file's helpers: errors with lines, secrets, URLs, numbers in range.
+    pub fn ctx(&self) -> &Ctx<'a> {
+        self.ctx
+    }
+
+    /// The `[[name]]` tables as the vendor's raw type, in file order.
+    pub fn tables<T: serde::de::DeserializeOwned>(&self) -> Res<Vec<Spanned<T>>> {
+        self.ctx.typed(self.tables.clone())
+    }
+
+    /// Validates the keys every account has; a name used twice is an error.
+    pub fn common(&self, keys: &CommonKeys<'_>) -> Res<Common> {
+        let source = self.source.as_str();
+        let name = self.ctx.name(source, keys.name)?;
+        let table = format!("{source}[{name}]");
+        if self.names.borrow().contains(&name) {
+            return Err(self.ctx.err(
+                keys.name.span(),
+                format!("{table}.name"),
+                format!("another [[{source}]] account has this name; names must be unique"),
+            ));
+        }
+        self.names.borrow_mut().push(name.clone());
+        let max_window = self.source.vendor().max_window();
+        let settings = self
+            .ctx
+            .settings(&table, keys.overrides, self.defaults, max_window)?;
+        let limits = self.ctx.limits(&table, keys.overrides, self.defaults)?;
+        Ok(Common {
+            name,
+            table,
+            settings,
+            limits,
+        })
+    }
+
+    /// The account, from what every account has and the vendor's own part.
+    pub fn account(&self, common: Common, config: impl AccountConfig) -> Account {
+        Account {
+            source: self.source,
+            name: common.name,
+            settings: common.settings,
+            limits: common.limits,
+            config: Arc::new(config),
+        }
+    }
+}

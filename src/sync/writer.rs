@@ -1,0 +1,145 @@
+//! The writing side of a run: ONE blocking thread for all its streams takes
+//! the pages waiting in the channel and commits them in one transaction (a
+//! writer that keeps up commits page by page, one that falls behind catches up
+//! with fewer commits), moving each stream's watermark with its window's last
+//! page, and reports progress.
+
+use super::{DailyBudget, Progress, ProgressFn};
+use crate::clock::Clock;
+use crate::connector::{Page, Window};
+use crate::record::{StreamKey, Table};
+use crate::store::{Lease, PageWrite, RunCounts, Store, StoreError};
+use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// The most pages one write transaction takes from the queue.
+const MAX_PAGES_PER_TRANSACTION: usize = 64;
+
+/// A page on its way to the writer.
+pub(super) struct Msg {
+    pub(super) stream: usize,
+    pub(super) page: Page,
+    /// Set on a window's last page: the watermark may move to this instant.
+    pub(super) window_end: Option<DateTime<Utc>>,
+}
+
+/// Where the writer puts one stream's pages.
+pub(super) struct Target {
+    pub(super) key: StreamKey,
+    pub(super) table: &'static Table,
+    pub(super) lease: Lease,
+    pub(super) range: Option<Window>,
+    /// Move the watermark (a sync; a backfill leaves it).
+    pub(super) advance: bool,
+    pub(super) budget: Option<Arc<DailyBudget>>,
+    /// Set when this stream can be written no more: its fetcher stops.
+    pub(super) stop: Arc<AtomicBool>,
+}
+
+/// What the writer did for one stream.
+#[derive(Default)]
+pub(super) struct Written {
+    pub(super) counts: RunCounts,
+    pub(super) error: Option<StoreError>,
+    /// When it last committed a page of the stream.
+    pub(super) last_write: Option<DateTime<Utc>>,
+    /// Everything before this instant is written.
+    reached: Option<DateTime<Utc>>,
+}
+
+/// Writes the pages `rx` brings until every fetcher is done; `targets[i]` is
+/// stream `i`'s (`None`: it has no lease and gets no pages).
+pub(super) fn write_pages(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Msg>,
+    targets: Vec<Option<Target>>,
+    progress: Option<ProgressFn>,
+    clock: Arc<dyn Clock>,
+) -> (Store, Vec<Written>) {
+    let mut out: Vec<Written> = targets
+        .iter()
+        .map(|t| Written {
+            reached: t.as_ref().and_then(|t| t.range).map(|r| r.from),
+            ..Written::default()
+        })
+        .collect();
+    let mut batch: Vec<Msg> = Vec::with_capacity(MAX_PAGES_PER_TRANSACTION);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_PAGES_PER_TRANSACTION {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        batch.retain(|m| targets[m.stream].is_some() && out[m.stream].error.is_none());
+        let results = commit(&mut store, &batch, &targets);
+        let now = clock.now();
+        for (m, result) in batch.drain(..).zip(results) {
+            let (i, w) = (m.stream, &mut out[m.stream]);
+            let Some(t) = &targets[i] else { continue };
+            let written = result.and_then(|c| {
+                w.counts.add_page(c);
+                t.budget.as_ref().map_or(Ok(()), |b| b.save(&mut store))
+            });
+            if let Err(e) = written {
+                t.stop.store(true, Relaxed);
+                w.error.get_or_insert(e);
+                continue;
+            }
+            w.last_write = Some(now);
+            if let Some(end) = m.window_end {
+                w.reached = Some(end);
+            }
+            report(&progress, t, w);
+        }
+    }
+    (store, out)
+}
+
+/// Commits `batch` in one transaction. If that fails as a whole, each page is
+/// tried alone, so the error lands on the streams it concerns.
+fn commit(
+    store: &mut Store,
+    batch: &[Msg],
+    targets: &[Option<Target>],
+) -> Vec<Result<crate::store::PageCounts, StoreError>> {
+    let writes: Vec<PageWrite<'_>> = batch
+        .iter()
+        .filter_map(|m| {
+            let t = targets[m.stream].as_ref()?;
+            Some(PageWrite {
+                stream: &t.key,
+                table: t.table,
+                rows: &m.page.rows,
+                rejected: &m.page.rejected,
+                advance_watermark: m.window_end.filter(|_| t.advance),
+                lease: Some(&t.lease),
+            })
+        })
+        .collect();
+    store.write_pages(&writes).unwrap_or_else(|_| {
+        writes
+            .iter()
+            .map(|w| {
+                store
+                    .write_pages(std::slice::from_ref(w))
+                    .and_then(|mut r| r.remove(0))
+            })
+            .collect()
+    })
+}
+
+fn report(progress: &Option<ProgressFn>, t: &Target, w: &Written) {
+    if let (Some(p), Some(range), Some(at)) = (progress, t.range, w.reached) {
+        let c = &w.counts;
+        p(&Progress {
+            key: t.key.clone(),
+            range,
+            reached: at,
+            rows: (c.rows_inserted + c.rows_updated + c.rows_unchanged) as u64,
+        });
+    }
+}
