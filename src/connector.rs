@@ -20,7 +20,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Vendor: Sync {
     /// Lower case: the config's `[[name]]` tables, the `source` column, `--source`.
     fn name(&self) -> &'static str;
-    /// As people write it, for messages ("Gong").
+    /// As people write it, for messages.
     fn title(&self) -> &'static str;
     /// The mirror table its rows go to.
     fn table(&self) -> &'static Table;

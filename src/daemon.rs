@@ -1,7 +1,9 @@
-//! `auditmirror run`: one tokio-cron-scheduler job per stream (six-field cron,
-//! UTC) that never overlaps itself, with a start jitter per account; sd_notify
-//! READY/WATCHDOG/STATUS/STOPPING; SIGTERM and SIGINT stop after the page in
-//! hand, SIGHUP reloads the config and keeps the old one if the new one is bad.
+//! `auditmirror run` as a function, [`run`]: one tokio-cron-scheduler job per
+//! stream (six-field cron, UTC) that never overlaps itself, with a start jitter
+//! per account; READY/WATCHDOG/STATUS/RELOADING/STOPPING told to a [`Notifier`]
+//! (sd_notify under systemd); a [`Control::Stop`] stops after the page in hand,
+//! a [`Control::Reload`] reads the config again and keeps the old one if the new
+//! one is bad. The caller (`main.rs`) turns signals into controls.
 
 use crate::config::{Config, ConfigError};
 use crate::http::Policy;
@@ -10,12 +12,12 @@ use crate::store::{Store, StoreError};
 use crate::streams::{self, Accounts, BuildError, Selector};
 use crate::sync::{run_stream, Options, Outcome, Range, Report, Stream};
 use chrono::{DateTime, Utc};
-use sd_notify::NotifyState;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,8 +44,87 @@ pub enum DaemonError {
         what: String,
         source: JobSchedulerError,
     },
-    #[error("cannot listen for signals: {0}")]
-    Signal(std::io::Error),
+}
+
+/// What the caller tells a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Read the config again (SIGHUP).
+    Reload,
+    /// Stop: runs write the pages they hold (SIGTERM, SIGINT; `why` is logged).
+    Stop { why: &'static str },
+}
+
+/// What the daemon tells its supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Ready,
+    Reloading,
+    Stopping,
+    /// One line on what the daemon is doing.
+    Status(String),
+    /// Alive: the scheduler ticks.
+    Watchdog,
+}
+
+/// Hears the daemon's notices: systemd ([`SdNotify`]), or a test.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, notices: &[Notice]);
+    /// How often the supervisor wants [`Notice::Watchdog`], if it does.
+    fn watchdog_interval(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// sd_notify, when systemd listens (`NOTIFY_SOCKET`); otherwise nothing.
+pub struct SdNotify;
+
+impl Notifier for SdNotify {
+    fn notify(&self, notices: &[Notice]) {
+        use sd_notify::NotifyState as S;
+        let monotonic = S::monotonic_usec_now().ok();
+        let mut states = Vec::new();
+        for n in notices {
+            match n {
+                Notice::Ready => states.push(S::Ready),
+                Notice::Reloading => states.extend(
+                    [Some(S::Reloading), monotonic.clone()]
+                        .into_iter()
+                        .flatten(),
+                ),
+                Notice::Stopping => states.push(S::Stopping),
+                Notice::Status(s) => states.push(S::Status(s)),
+                Notice::Watchdog => states.push(S::Watchdog),
+            }
+        }
+        if let Err(e) = sd_notify::notify(&states) {
+            tracing::debug!("sd_notify failed: {e}");
+        }
+    }
+
+    fn watchdog_interval(&self) -> Option<Duration> {
+        sd_notify::watchdog_enabled()
+    }
+}
+
+/// Where the daemon's config comes from, then and at each reload.
+pub trait ConfigSource: Send + Sync {
+    fn load(&self) -> Result<Config, ConfigError>;
+    /// Where it is, for log lines.
+    fn describe(&self) -> String;
+}
+
+/// The config file at a path.
+pub struct ConfigFile(pub PathBuf);
+
+impl ConfigSource for ConfigFile {
+    fn load(&self) -> Result<Config, ConfigError> {
+        Config::load(&self.0)
+    }
+
+    fn describe(&self) -> String {
+        self.0.display().to_string()
+    }
 }
 
 impl DaemonError {
@@ -53,39 +134,20 @@ impl DaemonError {
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. `config` is the already validated
-/// contents of `path`, which SIGHUP reads again.
-pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
-    let d = Arc::new(Daemon {
-        owner: crate::lease::owner_id(),
-        cancel: CancellationToken::new(),
-        tracker: TaskTracker::new(),
-        locks: Mutex::new(HashMap::new()),
-        last: Mutex::new(BTreeMap::new()),
-        heartbeat: AtomicI64::new(crate::clock::now().timestamp_millis()),
-        accounts: Mutex::new(Accounts::default()),
-    });
-    let mut sched = JobScheduler::new()
+/// Runs the daemon on `config` until `control` says stop (or is closed);
+/// `source` is read again on each [`Control::Reload`].
+pub async fn run(
+    config: Config,
+    source: &dyn ConfigSource,
+    mut control: mpsc::Receiver<Control>,
+    notifier: Arc<dyn Notifier>,
+) -> Result<(), DaemonError> {
+    let d = Daemon::new(notifier);
+    let sched = JobScheduler::new()
         .await
         .map_err(DaemonError::schedule("the scheduler"))?;
-    let beat = d.clone();
-    let heartbeat = Job::new_async(HEARTBEAT, move |_, _| {
-        let beat = beat.clone();
-        Box::pin(async move {
-            beat.heartbeat
-                .store(crate::clock::now().timestamp_millis(), Relaxed)
-        })
-    })
-    .map_err(DaemonError::schedule("the heartbeat"))?;
-    sched
-        .add(heartbeat)
-        .await
-        .map_err(DaemonError::schedule("the heartbeat"))?;
+    d.add_heartbeat(&sched).await?;
     let mut current = d.arm(&sched, &config).await?;
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     sched
         .start()
         .await
@@ -96,32 +158,19 @@ pub async fn run(path: PathBuf, config: Config) -> Result<(), DaemonError> {
         "scheduled {} stream(s); each syncs on its schedule (UTC)",
         current.streams
     );
-    notify(&[NotifyState::Ready, NotifyState::Status(&d.status_line())]);
-    let watchdog =
-        sd_notify::watchdog_enabled().map(|every| tokio::spawn(d.clone().watchdog(every)));
-    let signal = loop {
-        tokio::select! {
-            _ = term.recv() => break "SIGTERM",
-            _ = int.recv() => break "SIGINT",
-            _ = hup.recv() => d.reload(&sched, &path, &mut current).await,
+    d.notify(&[Notice::Ready, Notice::Status(d.status_line())]);
+    let watchdog = d
+        .notifier
+        .watchdog_interval()
+        .map(|every| tokio::spawn(d.clone().watchdog(every)));
+    let why = loop {
+        match control.recv().await {
+            Some(Control::Reload) => d.reload(&sched, source, &mut current).await,
+            Some(Control::Stop { why }) => break why,
+            None => break "the controlling channel closed",
         }
     };
-    tracing::info!("{signal}: stopping; runs in progress write the pages they hold");
-    notify(&[NotifyState::Stopping, NotifyState::Status("stopping")]);
-    d.cancel.cancel();
-    if let Err(e) = sched.shutdown().await {
-        tracing::warn!("the scheduler did not shut down cleanly: {e}");
-    }
-    d.tracker.close();
-    if tokio::time::timeout(STOP_GRACE, d.tracker.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "runs still going after {}s; exiting anyway (what they had not written is read again by the next run)",
-            STOP_GRACE.as_secs()
-        );
-    }
+    d.stop(sched, why).await;
     if let Some(w) = watchdog {
         w.abort();
     }
@@ -136,10 +185,39 @@ struct Generation {
     db: PathBuf,
 }
 
+/// How a stream's last run ended, for `STATUS=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Ok,
+    Skipped,
+    Failed,
+    Stopped,
+}
+
+impl Ended {
+    fn of(outcome: &Outcome) -> Ended {
+        match outcome {
+            Outcome::Success => Ended::Ok,
+            Outcome::Skipped { .. } | Outcome::Unavailable { .. } => Ended::Skipped,
+            Outcome::Failed { .. } => Ended::Failed,
+            Outcome::Stopped => Ended::Stopped,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Ended::Ok => "ok",
+            Ended::Skipped => "skipped",
+            Ended::Failed => "FAILED",
+            Ended::Stopped => "stopped",
+        }
+    }
+}
+
 /// The last run of a stream, for `STATUS=`.
 struct Last {
     at: DateTime<Utc>,
-    outcome: &'static str,
+    ended: Ended,
     rows: i64,
 }
 
@@ -154,14 +232,68 @@ struct Daemon {
     /// tick fires (or when a reload re-creates its job) makes that tick skip.
     locks: Mutex<HashMap<StreamKey, Arc<tokio::sync::Mutex<()>>>>,
     last: Mutex<BTreeMap<String, Last>>,
-    /// When the scheduler's heartbeat job last ran (Unix ms).
-    heartbeat: AtomicI64,
+    /// When the scheduler's heartbeat job last ran.
+    heartbeat: Mutex<Instant>,
     /// Each account's HTTP client (pacer) and daily budget, kept across reloads
     /// so runs of the old and the new config share one rate.
     accounts: Mutex<Accounts>,
+    notifier: Arc<dyn Notifier>,
 }
 
 impl Daemon {
+    fn new(notifier: Arc<dyn Notifier>) -> Arc<Daemon> {
+        Arc::new(Daemon {
+            owner: crate::lease::owner_id(),
+            cancel: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            locks: Mutex::new(HashMap::new()),
+            last: Mutex::new(BTreeMap::new()),
+            heartbeat: Mutex::new(Instant::now()),
+            accounts: Mutex::new(Accounts::default()),
+            notifier,
+        })
+    }
+
+    fn notify(&self, notices: &[Notice]) {
+        self.notifier.notify(notices);
+    }
+
+    /// The scheduler's own job, whose ticks the watchdog checks.
+    async fn add_heartbeat(self: &Arc<Self>, sched: &JobScheduler) -> Result<(), DaemonError> {
+        let beat = self.clone();
+        let job = Job::new_async(HEARTBEAT, move |_, _| {
+            let beat = beat.clone();
+            Box::pin(async move { *lock(&beat.heartbeat) = Instant::now() })
+        })
+        .map_err(DaemonError::schedule("the heartbeat"))?;
+        sched
+            .add(job)
+            .await
+            .map(drop)
+            .map_err(DaemonError::schedule("the heartbeat"))
+    }
+
+    /// Cancels the runs (they write the pages they hold), stops the
+    /// scheduler, and waits for the runs up to [`STOP_GRACE`].
+    async fn stop(&self, mut sched: JobScheduler, why: &str) {
+        tracing::info!("{why}: stopping; runs in progress write the pages they hold");
+        self.notify(&[Notice::Stopping, Notice::Status("stopping".into())]);
+        self.cancel.cancel();
+        if let Err(e) = sched.shutdown().await {
+            tracing::warn!("the scheduler did not shut down cleanly: {e}");
+        }
+        self.tracker.close();
+        if tokio::time::timeout(STOP_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "runs still going after {}s; exiting anyway (what they had not written is read again by the next run)",
+                STOP_GRACE.as_secs()
+            );
+        }
+    }
+
     /// Builds the config's streams and schedules one job per stream.
     async fn arm(
         self: &Arc<Self>,
@@ -251,31 +383,25 @@ impl Daemon {
 
     fn finished(&self, r: &Report) {
         let c = &r.counts;
-        let outcome = match r.outcome {
-            Outcome::Success => "ok",
-            Outcome::Skipped { .. } | Outcome::Unavailable { .. } => "skipped",
-            Outcome::Failed { .. } => "FAILED",
-            Outcome::Stopped => "stopped",
-        };
-        self.last.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        lock(&self.last).insert(
             r.key.to_string(),
             Last {
                 at: crate::clock::now(),
-                outcome,
+                ended: Ended::of(&r.outcome),
                 rows: c.rows_inserted + c.rows_updated,
             },
         );
         if !self.cancel.is_cancelled() {
-            notify(&[NotifyState::Status(&self.status_line())]);
+            self.notify(&[Notice::Status(self.status_line())]);
         }
     }
 
     /// `STATUS=`: how many streams are failing, and the newest run.
     fn status_line(&self) -> String {
-        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let last = lock(&self.last);
         let failing: Vec<&str> = last
             .iter()
-            .filter(|(_, l)| l.outcome == "FAILED")
+            .filter(|(_, l)| l.ended == Ended::Failed)
             .map(|(k, _)| k.as_str())
             .collect();
         let Some((key, l)) = last.iter().max_by_key(|(_, l)| l.at) else {
@@ -285,7 +411,7 @@ impl Daemon {
             "last run {} {} {} ({} rows)",
             l.at.format("%H:%M:%SZ"),
             key,
-            l.outcome,
+            l.ended.as_str(),
             l.rows
         );
         match failing.as_slice() {
@@ -298,16 +424,15 @@ impl Daemon {
         s
     }
 
-    /// SIGHUP: a new config replaces the jobs; a bad one changes nothing.
-    async fn reload(self: &Arc<Self>, sched: &JobScheduler, path: &Path, current: &mut Generation) {
-        let monotonic = sd_notify::NotifyState::monotonic_usec_now().ok();
-        notify(
-            &[Some(NotifyState::Reloading), monotonic]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
-        let armed = match Config::load(path) {
+    /// A reload: a new config replaces the jobs; a bad one changes nothing.
+    async fn reload(
+        self: &Arc<Self>,
+        sched: &JobScheduler,
+        source: &dyn ConfigSource,
+        current: &mut Generation,
+    ) {
+        self.notify(&[Notice::Reloading]);
+        let armed = match source.load() {
             Ok(config) => {
                 for w in &config.warnings {
                     tracing::warn!("{w}");
@@ -327,7 +452,7 @@ impl Daemon {
                 tracing::info!(
                     streams = next.streams,
                     "SIGHUP: config reloaded from {}; {} stream(s) scheduled",
-                    path.display(),
+                    source.describe(),
                     next.streams
                 );
                 *current = next;
@@ -336,7 +461,7 @@ impl Daemon {
                 tracing::error!("SIGHUP: config not reloaded, the running one stays in force: {e}")
             }
         }
-        notify(&[NotifyState::Ready, NotifyState::Status(&self.status_line())]);
+        self.notify(&[Notice::Ready, Notice::Status(self.status_line())]);
     }
 
     /// Pings systemd's watchdog at half its interval, while the scheduler's
@@ -347,12 +472,13 @@ impl Daemon {
         let mut t = tokio::time::interval(half);
         loop {
             t.tick().await;
-            let age = crate::clock::now().timestamp_millis() - self.heartbeat.load(Relaxed);
-            if age <= fresh.as_millis() as i64 {
-                notify(&[NotifyState::Watchdog]);
+            let age = lock(&self.heartbeat).elapsed();
+            if age <= fresh {
+                self.notify(&[Notice::Watchdog]);
             } else {
                 tracing::warn!(
-                    "the scheduler has not ticked for {age} ms; withholding the watchdog ping"
+                    age_ms = age.as_millis() as u64,
+                    "the scheduler has not ticked for {age:?}; withholding the watchdog ping"
                 );
             }
         }
@@ -430,16 +556,61 @@ fn log_report(r: &Report) {
     }
 }
 
-/// Tells systemd, when it listens (`NOTIFY_SOCKET`); otherwise nothing.
-fn notify(states: &[NotifyState<'_>]) {
-    if let Err(e) = sd_notify::notify(states) {
-        tracing::debug!("sd_notify failed: {e}");
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Notices kept in order, for tests.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    pub notices: Mutex<Vec<Notice>>,
+    /// What [`Notifier::watchdog_interval`] answers.
+    pub watchdog: Option<Duration>,
+}
+
+impl RecordingNotifier {
+    /// How many of the notices so far `pick` accepts.
+    pub fn count(&self, pick: impl Fn(&Notice) -> bool) -> usize {
+        lock(&self.notices).iter().filter(|n| pick(n)).count()
+    }
+}
+
+impl Notifier for RecordingNotifier {
+    fn notify(&self, notices: &[Notice]) {
+        lock(&self.notices).extend_from_slice(notices);
+    }
+
+    fn watchdog_interval(&self) -> Option<Duration> {
+        self.watchdog
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_is_fed_only_while_the_scheduler_ticks() {
+        let notes = Arc::new(RecordingNotifier::default());
+        let d = Daemon::new(notes.clone());
+        let dog = tokio::spawn(d.clone().watchdog(Duration::from_secs(10)));
+        let pings = || notes.count(|n| *n == Notice::Watchdog);
+        // Pings every 5 s while the heartbeat is fresh (here: kept fresh by hand).
+        for _ in 0..3 {
+            *lock(&d.heartbeat) = Instant::now();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        let fed = pings();
+        assert!(fed >= 3, "{fed} pings");
+        // A scheduler that stopped ticking gets no more pings.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(
+            pings() <= fed + 1,
+            "{} pings after the heartbeat stopped",
+            pings()
+        );
+        dog.abort();
+    }
 
     #[test]
     fn gaps_of_schedules() {

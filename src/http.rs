@@ -59,7 +59,7 @@ pub enum ErrorClass {
     /// Worth trying again later (network, 5xx, 429, broken bodies).
     Retryable,
     /// Credentials or permissions: every stream of the account fails the same
-    /// way until a human fixes them, so its other requests are not worth sending.
+    /// way, at once and without retries, until a human fixes them.
     Auth,
     /// The request itself is wrong: retrying will not help.
     BadRequest,
@@ -240,6 +240,8 @@ pub struct HttpClient {
     pacer: Option<Pacer>,
     budget: Option<Arc<dyn Budget>>,
     redactor: Arc<Redactor>,
+    /// The jitter of backoffs; seeded by tests that want the same waits twice.
+    rng: std::sync::Mutex<fastrand::Rng>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -277,7 +279,14 @@ impl HttpClient {
             pacer,
             budget,
             redactor: Arc::new(Redactor::default()),
+            rng: std::sync::Mutex::new(fastrand::Rng::new()),
         })
+    }
+
+    /// Draws backoff jitter from `rng` (tests seed it to repeat a run exactly).
+    pub fn with_rng(mut self, rng: fastrand::Rng) -> HttpClient {
+        self.rng = std::sync::Mutex::new(rng);
+        self
     }
 
     /// The account's secrets, to register credentials and to scrub error text.
@@ -328,69 +337,77 @@ impl HttpClient {
             let deadline = try_deadline(&self.policy, spent);
             let sent = send(build(&self.client), deadline, self.policy.max_body_bytes).await;
             spent += started.elapsed();
-            let failure = match sent {
-                Err(SendError::TooLarge { url, size }) => {
-                    return Err(HttpError::TooLarge {
-                        what: what.to_owned(),
-                        url,
-                        size,
-                        limit: self.policy.max_body_bytes,
-                    })
-                }
-                Err(SendError::Deadline(d)) => Failure::Transient(format!(
-                    "no complete response within {:.1} s (response_timeout, or what total_timeout left)",
-                    d.as_secs_f64()
-                )),
-                Err(SendError::Http(e)) => Failure::Transient(describe(&e)),
-                Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => {
-                    Failure::RateLimited {
-                        retry_after: retry_after(&reply.headers, crate::clock::now()),
-                    }
-                }
-                Ok(reply) if reply.status.is_server_error() => Failure::Transient(format!(
-                    "HTTP {}: {}",
-                    reply.status.as_u16(),
-                    reply.snippet()
-                )),
-                Ok(reply) => match judge(&reply) {
-                    Verdict::Done(t) => return Ok(t),
-                    Verdict::Fail(e) => return Err(e),
-                    Verdict::Retry(reason) => Failure::Transient(reason),
-                },
+            let failure = match self.judged(sent, what, &mut judge)? {
+                Ok(t) => return Ok(t),
+                Err(failure) => failure,
             };
-            match step(&self.policy, tries, spent, &failure, fastrand::f64()) {
+            let rand = self.rng.lock().map_or(0.5, |mut r| r.f64());
+            let wait = match step(&self.policy, tries, spent, &failure, rand) {
                 Step::Retry {
                     wait,
                     reason,
                     paced,
                 } => {
-                    counters.retries.fetch_add(1, Relaxed);
                     let reason = self.redactor.scrub(&reason);
                     tracing::debug!(what, tries, %reason, wait_ms = wait.as_millis() as u64, "retrying");
-                    if paced {
-                        if let Some(p) = &self.pacer {
-                            p.defer(wait);
-                        }
-                    } else {
-                        spent += wait;
+                    match (paced, &self.pacer) {
+                        (true, Some(p)) => p.defer(wait),
+                        (true, None) => {}
+                        (false, _) => spent += wait,
                     }
-                    tokio::time::sleep(wait).await;
+                    wait
                 }
                 Step::GiveUp { reason } => {
-                    return Err(HttpError::GaveUp {
-                        what: what.to_owned(),
-                        tries,
-                        last: reason,
-                    })
+                    let (what, last) = (what.to_owned(), reason);
+                    return Err(HttpError::GaveUp { what, tries, last });
                 }
                 Step::WaitTooLong { secs } => {
-                    return Err(HttpError::WaitTooLong {
-                        what: what.to_owned(),
-                        secs,
-                    })
+                    let what = what.to_owned();
+                    return Err(HttpError::WaitTooLong { what, secs });
                 }
-            }
+            };
+            counters.retries.fetch_add(1, Relaxed);
+            tokio::time::sleep(wait).await;
         }
+    }
+
+    /// One try's result: the value `judge` accepted (`Ok(Ok)`), an error to
+    /// stop with (`Err`), or a failure worth trying again for (`Ok(Err)`).
+    fn judged<T>(
+        &self,
+        sent: Result<Reply, SendError>,
+        what: &str,
+        judge: &mut impl FnMut(&Reply) -> Verdict<T>,
+    ) -> Result<Result<T, Failure>, HttpError> {
+        let failure = match sent {
+            Err(SendError::TooLarge { url, size }) => {
+                return Err(HttpError::TooLarge {
+                    what: what.to_owned(),
+                    url,
+                    size,
+                    limit: self.policy.max_body_bytes,
+                })
+            }
+            Err(SendError::Deadline(d)) => Failure::Transient(format!(
+                "no complete response within {:.1} s (response_timeout, or what total_timeout left)",
+                d.as_secs_f64()
+            )),
+            Err(SendError::Http(e)) => Failure::Transient(describe(&e)),
+            Ok(reply) if reply.status == StatusCode::TOO_MANY_REQUESTS => Failure::RateLimited {
+                retry_after: retry_after(&reply.headers, crate::clock::now()),
+            },
+            Ok(reply) if reply.status.is_server_error() => Failure::Transient(format!(
+                "HTTP {}: {}",
+                reply.status.as_u16(),
+                reply.snippet()
+            )),
+            Ok(reply) => match judge(&reply) {
+                Verdict::Done(t) => return Ok(Ok(t)),
+                Verdict::Fail(e) => return Err(e),
+                Verdict::Retry(reason) => Failure::Transient(reason),
+            },
+        };
+        Ok(Err(failure))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `auditmirror` command line: parses arguments, loads the config, calls the
-//! library, and turns errors into exit codes (DESIGN §5). No other logic lives here.
+//! library, and turns errors into exit codes (README, "Exit codes"). No other logic lives here.
 
 use anyhow::Context as _;
 use auditmirror::config::{Config, LogFormat};
@@ -245,52 +245,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Status { json } => {
-            let config = load_config(&cli.config)?;
-            let known = match Store::open_read_only(&config.database_path).map_err(db_failure)? {
-                Some(store) if store.user_version().map_err(db_failure)? > 0 => {
-                    store.stream_statuses().map_err(db_failure)?
-                }
-                _ => Vec::new(),
-            };
-            let reports = auditmirror::status::build(&config, known, auditmirror::clock::now());
-            if json {
-                let text = serde_json::to_string_pretty(&reports)
-                    .context("cannot encode status as JSON")
-                    .map_err(|error| Failure {
-                        code: EXIT_STREAM_FAILED,
-                        error,
-                    })?;
-                println!("{text}");
-            } else {
-                println!("mirror: {}", config.database_path.display());
-                print!("{}", auditmirror::status::render_text(&reports));
-            }
-            Ok(())
-        }
+        Command::Status { json } => status(&load_config(&cli.config)?, json),
         Command::Run => {
             let config = load_config(&cli.config)?;
-            let rt = runtime()?;
-            let result = rt.block_on(auditmirror::daemon::run(cli.config.clone(), config));
-            // Writers of runs cut short are blocking threads: do not wait on them forever.
-            rt.shutdown_timeout(std::time::Duration::from_secs(1));
-            result.map_err(|e| match e {
-                auditmirror::daemon::DaemonError::Store(e) => db_failure(e),
-                e @ auditmirror::daemon::DaemonError::Build(BuildError::Store(_)) => Failure {
-                    code: EXIT_DATABASE,
-                    error: e.into(),
-                },
-                e @ (auditmirror::daemon::DaemonError::Config(_)
-                | auditmirror::daemon::DaemonError::Build(_)
-                | auditmirror::daemon::DaemonError::Schedule { .. }) => Failure {
-                    code: EXIT_USAGE,
-                    error: e.into(),
-                },
-                e => Failure {
-                    code: EXIT_STREAM_FAILED,
-                    error: e.into(),
-                },
-            })
+            daemon(cli.config.clone(), config)
         }
         Command::Sync(sel) => {
             let config = load_config(&cli.config)?;
@@ -321,6 +279,90 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Simulate(args) => {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
             runtime()?.block_on(simulate(*args))
+        }
+    }
+}
+
+fn status(config: &Config, json: bool) -> Result<(), Failure> {
+    let known = match Store::open_read_only(&config.database_path).map_err(db_failure)? {
+        Some(store) if store.user_version().map_err(db_failure)? > 0 => {
+            store.stream_statuses().map_err(db_failure)?
+        }
+        _ => Vec::new(),
+    };
+    let reports = auditmirror::status::build(config, known, auditmirror::clock::now());
+    if json {
+        let text = serde_json::to_string_pretty(&reports)
+            .context("cannot encode status as JSON")
+            .map_err(|error| Failure {
+                code: EXIT_STREAM_FAILED,
+                error,
+            })?;
+        println!("{text}");
+    } else {
+        println!("mirror: {}", config.database_path.display());
+        print!("{}", auditmirror::status::render_text(&reports));
+    }
+    Ok(())
+}
+
+/// `run`: the daemon, with SIGTERM and SIGINT to stop it and SIGHUP to reload.
+fn daemon(path: PathBuf, config: Config) -> Result<(), Failure> {
+    use auditmirror::daemon::{self, ConfigFile, DaemonError, SdNotify};
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        // Installed before the daemon is ready: an early SIGHUP must not kill it.
+        let signals = Signals::install().map_err(|e| Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!("cannot listen for signals: {e}"),
+        })?;
+        tokio::spawn(signals.forward(tx));
+        let source = ConfigFile(path);
+        Ok(daemon::run(config, &source, rx, std::sync::Arc::new(SdNotify)).await)
+    });
+    // Writers of runs cut short are blocking threads: do not wait on them forever.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    result?.map_err(|e| match e {
+        DaemonError::Store(e) | DaemonError::Build(BuildError::Store(e)) => db_failure(e),
+        e @ (DaemonError::Config(_) | DaemonError::Build(_) | DaemonError::Schedule { .. }) => {
+            Failure {
+                code: EXIT_USAGE,
+                error: e.into(),
+            }
+        }
+    })
+}
+
+/// The daemon's signals: SIGTERM and SIGINT stop it, SIGHUP reloads.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Sends each signal to the daemon as a control, until it stops listening.
+    async fn forward(mut self, tx: tokio::sync::mpsc::Sender<auditmirror::daemon::Control>) {
+        use auditmirror::daemon::Control;
+        loop {
+            let control = tokio::select! {
+                _ = self.term.recv() => Control::Stop { why: "SIGTERM" },
+                _ = self.int.recv() => Control::Stop { why: "SIGINT" },
+                _ = self.hup.recv() => Control::Reload,
+            };
+            if tx.send(control).await.is_err() {
+                return;
+            }
         }
     }
 }

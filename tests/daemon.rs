@@ -514,3 +514,46 @@ async fn genesys_streams_run_on_their_schedule_beside_gong_ones() {
     assert_eq!(common::mirror_genesys(&env.db), genesys);
     assert_eq!(mirror_rows(&env.db, "AccessLog"), gong);
 }
+
+/// The daemon as a function, in this process: no signal, no socket, no child.
+/// Its runs mirror the data, a broken reload leaves the running config in force
+/// (and says ready again), and a stop ends it with the stopping notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_as_a_function_syncs_survives_a_bad_reload_and_stops() {
+    use auditmirror::daemon::{self, ConfigFile, Control, Notice, RecordingNotifier};
+    let env = Env::start(sim_config(41, 1, 300), EVERY_SECOND).await;
+    let notes = Arc::new(RecordingNotifier::default());
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (config, source) = (env.load_config(), ConfigFile(env.config.clone()));
+    let notifier = notes.clone();
+    let running = tokio::spawn(async move { daemon::run(config, &source, rx, notifier).await });
+    let truth: Vec<(&str, common::Rows)> = common::LOG_TYPES
+        .iter()
+        .map(|lt| (*lt, env.truth(lt)))
+        .collect();
+    wait_until("the first runs", Duration::from_secs(60), || {
+        truth.iter().all(|(lt, t)| mirror_rows(&env.db, lt) == *t)
+    })
+    .await
+    .unwrap();
+    let ready = || notes.count(|n| *n == Notice::Ready);
+    assert_eq!(ready(), 1);
+    std::fs::write(&env.config, "[[gong]\nname = ").unwrap();
+    tx.send(Control::Reload).await.unwrap();
+    wait_until("ready again", Duration::from_secs(10), || ready() == 2)
+        .await
+        .unwrap();
+    assert_eq!(notes.count(|n| *n == Notice::Reloading), 1);
+    tx.send(Control::Stop { why: "the test" }).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(15), running)
+        .await
+        .expect("stopped within the grace period")
+        .unwrap();
+    assert!(ended.is_ok(), "{ended:?}");
+    assert_eq!(notes.count(|n| *n == Notice::Stopping), 1);
+    assert_status_exact(
+        &env.db,
+        truth.iter().map(|(_, t)| t.len()).sum(),
+        "after stop",
+    );
+}

@@ -43,7 +43,7 @@ fn validator(name: &str) -> jsonschema::Validator {
         spec["components"]["schemas"][strict]["additionalProperties"] = Value::Bool(false);
     }
     // springdoc renders Java's `Map<String, Object>` as values of `type: object`;
-    // real logRecords hold strings, numbers and arrays (research/gong-api.md §1),
+    // real logRecords hold strings, numbers and arrays,
     // so the values are left unconstrained. Everything else stays as published.
     spec["components"]["schemas"]["logEntry"]["properties"]["logRecord"]["additionalProperties"] =
         Value::Bool(true);

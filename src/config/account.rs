@@ -113,7 +113,7 @@ impl SecretKeys<'_> {
 }
 
 /// What every account has, validated: its name, the key prefix its errors use
-/// (`gong[acme]`), its stream settings and HTTP limits.
+/// (`source[name]`), its stream settings and HTTP limits.
 pub struct Common {
     pub name: String,
     pub table: String,

@@ -239,7 +239,7 @@ impl<'a> Ctx<'a> {
             return Err(self.err(
                 v.span(),
                 key,
-                format!("`{s}` must be a plain base URL such as https://us-12345.api.gong.io"),
+                format!("`{s}` must be a plain base URL such as https://api.example.com"),
             ));
         }
         Ok(s.trim_end_matches('/').to_owned())

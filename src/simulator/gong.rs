@@ -364,7 +364,8 @@ pub fn truth_bad_utf8(
 
 // ---------------------------------------------------------------------------
 // Entry bodies. Keys follow the real API; `logRecord` bodies follow what public
-// integrations observed per log type (research/gong-api.md §1).
+// integrations report per log type (request headers for AccessLog, table
+// changes for UserActivityLog, call and viewer for the call logs).
 
 const FIRST: [&str; 12] = [
     "Jon", "Zoë", "Ana", "Łukasz", "Mei", "Olu", "Sven", "Priya", "Chloé", "Diego", "Aiyana", "李",

@@ -259,43 +259,52 @@ fn write_in(
         };
         tally(&mut counts, clock, inserted, write).map_err(e)?;
     }
-    if !rejected.is_empty() {
-        let now = fmt_utc(now);
-        let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO rejected_records (source, account, stream, reason, raw_payload, first_seen, last_seen) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (source, account, stream, raw_payload) \
-                     DO UPDATE SET reason = excluded.reason, last_seen = excluded.last_seen",
-                )
-                .map_err(e)?;
-        for r in rejected {
-            stmt.execute(params![
-                stream.source.as_str(),
-                account,
-                stream.stream,
-                r.reason,
-                r.raw_payload,
-                now
-            ])
-            .map_err(e)?;
-            counts.rejected += 1;
-        }
-    }
+    counts.rejected = reject_in(tx, stream, rejected, now).map_err(e)?;
     // The stream's state moves with its rows: a later watermark (never an
     // earlier one) and the count of rows this page added, in one statement.
     if advance_watermark.is_some() || counts.inserted > 0 {
         Store::ensure_stream_in(tx, stream, path)?;
-        tx.prepare_cached(
-            "UPDATE sync_state SET rows_total = rows_total + ?5, \
-                 watermark = CASE WHEN ?4 IS NULL THEN watermark ELSE max(coalesce(watermark, ''), ?4) END \
-             WHERE source = ?1 AND account = ?2 AND stream = ?3",
-        )
-        .and_then(|mut s| {
-            s.execute(params![stream.source.as_str(), account, stream.stream, advance_watermark.map(fmt_utc), counts.inserted])
-        })
-        .map_err(e)?;
+        let sql = "UPDATE sync_state SET rows_total = rows_total + ?5, \
+             watermark = CASE WHEN ?4 IS NULL THEN watermark ELSE max(coalesce(watermark, ''), ?4) END \
+             WHERE source = ?1 AND account = ?2 AND stream = ?3";
+        let (source, watermark) = (stream.source.as_str(), advance_watermark.map(fmt_utc));
+        tx.prepare_cached(sql)
+            .and_then(|mut s| {
+                s.execute(params![
+                    source,
+                    account,
+                    stream.stream,
+                    watermark,
+                    counts.inserted
+                ])
+            })
+            .map_err(e)?;
     }
     Ok(counts)
+}
+
+/// Keeps the records that could not be normalized, once each: a record seen
+/// again moves its `last_seen`. Returns how many the page had.
+fn reject_in(
+    tx: &Connection,
+    stream: &StreamKey,
+    rejected: &[Rejected],
+    now: DateTime<Utc>,
+) -> rusqlite::Result<i64> {
+    if rejected.is_empty() {
+        return Ok(0);
+    }
+    let now = fmt_utc(now);
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO rejected_records (source, account, stream, reason, raw_payload, first_seen, last_seen) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (source, account, stream, raw_payload) \
+         DO UPDATE SET reason = excluded.reason, last_seen = excluded.last_seen",
+    )?;
+    for r in rejected {
+        let key = (stream.source.as_str(), &stream.account, &stream.stream);
+        stmt.execute(params![key.0, key.1, key.2, r.reason, r.raw_payload, now])?;
+    }
+    Ok(rejected.len() as i64)
 }
 
 /// Counts one row: inserted, else updated if its content changed, else unchanged.

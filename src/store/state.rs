@@ -10,7 +10,8 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
-/// Proof that this process may write a stream until `expires`.
+/// This process's hold on a stream: `owner` may write it while the lease,
+/// renewed with every page, has not expired (`ttl` after its last renewal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
     pub stream: StreamKey,

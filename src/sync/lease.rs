@@ -59,7 +59,7 @@ pub(super) fn acquire(
 }
 
 /// Renews a run's leases every third of their lifetime while the run lasts, so a
-/// run that waits long between pages (a slow Genesys query, a long Retry-After)
+/// run that waits long between pages (a slow vendor query, a long Retry-After)
 /// keeps its streams; the writer renews them with every page too. A lease found
 /// taken over stops its stream's fetcher.
 pub(super) struct LeaseKeeper {

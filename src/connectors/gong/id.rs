@@ -16,7 +16,7 @@ pub struct IdFields<'a> {
     pub log_record: Option<&'a str>,
 }
 
-/// The id (DESIGN §3; docs/gong-id.md): lower-case hex of SHA-256 over the bytes
+/// The id (`docs/gong-id.md`): lower-case hex of SHA-256 over the bytes
 ///
 /// ```text
 /// log_type

@@ -158,7 +158,7 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
     }
 }
 
-/// Per-log-type fields (research/gong-api.md §7); `None` when absent.
+/// Per-log-type fields (`docs/mirror.md` lists them); `None` when absent.
 fn derive(log_type: LogType, r: &Value) -> Derived {
     match log_type {
         LogType::AccessLog => Derived {

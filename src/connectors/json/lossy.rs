@@ -2,7 +2,7 @@
 //! whole; here each bad byte becomes `?` in a copy of the same length (so byte
 //! offsets are shared), the copy is parsed, and each record whose original bytes
 //! are not UTF-8 is rejected with those bytes kept losslessly, in base64. Used
-//! for Gong `logEntries` and Genesys `entities` alike.
+//! for the records of every vendor's pages alike.
 
 use crate::record::Rejected;
 use base64::Engine as _;

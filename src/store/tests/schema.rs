@@ -2,7 +2,7 @@
 
 use super::*;
 
-/// Every table and view of DESIGN §3 with exactly its columns.
+/// Every table and view of the documented schema (`docs/mirror.md`) with exactly its columns.
 #[test]
 fn migration_creates_exactly_the_designed_schema() {
     let (_dir, path) = temp_db();
