@@ -17,23 +17,19 @@ use std::sync::Arc;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A vendor, as the registry lists it.
-pub trait Vendor: Sync {
+pub struct Vendor {
     /// Lower case: the config's `[[name]]` tables, the `source` column, `--source`.
-    fn name(&self) -> &'static str;
+    pub name: &'static str,
     /// As people write it, for messages.
-    fn title(&self) -> &'static str;
+    pub title: &'static str,
     /// The mirror table its rows go to.
-    fn table(&self) -> &'static Table;
+    pub table: &'static Table,
     /// The longest `window` its API accepts, if limited.
-    fn max_window(&self) -> Option<std::time::Duration> {
-        None
-    }
+    pub max_window: Option<std::time::Duration>,
     /// Parses the config's `[[name]]` tables into accounts.
-    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError>;
+    pub parse_accounts: fn(&AccountParser<'_>) -> Result<Vec<Account>, ConfigError>,
     /// Everyday questions its table answers, for `auditmirror demo`.
-    fn examples(&self) -> &'static [Example] {
-        &[]
-    }
+    pub examples: &'static [Example],
 }
 
 /// A question people ask the mirror, and the SQL that answers it.
@@ -43,7 +39,7 @@ pub struct Example {
 }
 
 /// The vendor's own part of one configured account.
-pub trait AccountConfig: std::fmt::Debug + Send + Sync + 'static {
+pub trait AccountConfig: AsAny + std::fmt::Debug + Send + Sync {
     /// The account's streams, with the vendor's retention and window strategy.
     fn streams(&self, settings: &StreamSettings) -> Vec<StreamSpec>;
     /// The most requests per second the account may send.
@@ -59,7 +55,18 @@ pub trait AccountConfig: std::fmt::Debug + Send + Sync + 'static {
     /// The account's connector over `http` (the account's client, pacer and
     /// budget); it registers its credentials with the client's redactor.
     fn connect(&self, http: Arc<HttpClient>) -> Arc<dyn Connector>;
+}
+
+/// A vendor's account config as its concrete type (for the vendor's own code
+/// and tests); every `'static` type has it.
+pub trait AsAny {
     fn as_any(&self) -> &dyn std::any::Any;
+}
+
+impl<T: std::any::Any> AsAny for T {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// One stream of an account, as its vendor defines it.
@@ -102,11 +109,14 @@ pub trait Connector: Send + Sync {
     }
 
     /// One cheap authenticated request (`check-config --connect`): what worked.
-    fn probe<'a>(
-        &'a self,
-        now: DateTime<Utc>,
-        counters: &'a Counters,
-    ) -> BoxFuture<'a, Result<String, ConnectorError>>;
+    fn probe(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<String, ConnectorError>>;
+}
+
+/// `open`'s answer for a reader of a concrete type, boxed for the seam.
+pub fn boxed<'a, R: PageReader + 'a>(
+    opened: impl Future<Output = Result<R, ConnectorError>> + Send + 'a,
+) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>> {
+    Box::pin(async move { Ok(Box::new(opened.await?) as Box<dyn PageReader + 'a>) })
 }
 
 /// One window of one stream, page by page.
@@ -178,6 +188,30 @@ impl std::fmt::Display for Window {
 pub struct Page {
     pub rows: Vec<Row>,
     pub rejected: Vec<Rejected>,
+}
+
+impl Page {
+    /// The bytes of text the page holds: its rows, and its rejects with reasons.
+    pub fn text_len(&self) -> usize {
+        let rows: usize = self.rows.iter().map(Row::text_len).sum();
+        let rejected: usize = (self.rejected.iter())
+            .map(|r| r.reason.len() + r.raw_payload.len())
+            .sum();
+        rows + rejected
+    }
+
+    /// Records in the page, mapped or rejected.
+    pub fn records(&self) -> usize {
+        self.rows.len() + self.rejected.len()
+    }
+
+    /// The rejected records' payloads, in order.
+    pub fn rejected_payloads(&self) -> Vec<&str> {
+        self.rejected
+            .iter()
+            .map(|r| r.raw_payload.as_str())
+            .collect()
+    }
 }
 
 /// Why a window could not be read whole, in a way a shorter window may cure.

@@ -89,7 +89,7 @@ pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, De
     let store = Store::open(&config.database_path)?;
     let rows = store.rows_per_stream()?;
     let mut examples = Vec::new();
-    for e in Source::ALL.iter().flat_map(|s| s.vendor().examples()) {
+    for e in Source::ALL.iter().flat_map(|s| s.vendor().examples) {
         examples.push((e.question, e.sql, store.run_example(e.sql)?));
     }
     Ok(Summary {

@@ -204,7 +204,7 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 fn config_summary(config: &Config) -> String {
     let per_vendor: Vec<String> = Source::ALL
         .iter()
-        .map(|s| format!("{} {}", config.accounts_of(*s).count(), s.vendor().title()))
+        .map(|s| format!("{} {}", config.accounts_of(*s).count(), s.vendor().title))
         .collect();
     let streams: usize = config.accounts.iter().map(|a| a.streams().len()).sum();
     let vendors = match per_vendor.split_last() {

@@ -3,7 +3,7 @@
 //! permissions work before a real sync.
 
 use crate::config::Config;
-use crate::http::{Counters, HttpClient, Policy};
+use crate::http::{HttpClient, Policy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,14 +25,13 @@ fn policy() -> Policy {
 /// Probes every account, in config order.
 pub async fn probe(config: &Config) -> Vec<Probe> {
     let mut out = Vec::new();
-    let counters = Counters::default();
     for a in &config.accounts {
         let result = match HttpClient::new(policy(), None, None) {
             Err(e) => Err(e.to_string()),
             Ok(http) => {
                 let conn = a.config.connect(Arc::new(http));
                 let now = crate::clock::now();
-                conn.probe(now, &counters).await.map_err(|e| e.to_string())
+                conn.probe(now).await.map_err(|e| e.to_string())
             }
         };
         out.push(Probe {

@@ -56,6 +56,28 @@ pub struct Row {
     pub raw_json: String,
 }
 
+impl Row {
+    pub fn new(
+        id: String,
+        time: DateTime<Utc>,
+        columns: Vec<Option<String>>,
+        raw_json: String,
+    ) -> Row {
+        Row {
+            id,
+            time,
+            columns,
+            raw_json,
+        }
+    }
+
+    /// The bytes of text the row holds.
+    pub fn text_len(&self) -> usize {
+        let columns: usize = self.columns.iter().flatten().map(String::len).sum();
+        self.id.len() + columns + self.raw_json.len()
+    }
+}
+
 /// A record that could not be normalized, kept with the reason.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {

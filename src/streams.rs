@@ -188,7 +188,7 @@ pub fn build_in(
         })?;
         // A new connector each build: the account's credentials may have changed.
         let connector: Arc<dyn Connector> = a.config.connect(http.clone());
-        let table = a.source.vendor().table();
+        let table = a.source.vendor().table;
         for spec in specs {
             out.push(Arc::new(Stream {
                 key: StreamKey::new(a.source, &a.name, &spec.name),

@@ -34,6 +34,29 @@ pub struct Stream {
     pub redactor: Arc<crate::http::Redactor>,
 }
 
+/// A stream's "stop writing": set by the writer when a page cannot be written,
+/// or by the lease keeper when another process took the stream over; its
+/// fetcher stops, and the run is recorded as failed with the reason.
+#[derive(Debug, Default)]
+pub(crate) struct Halt {
+    why: std::sync::OnceLock<String>,
+}
+
+impl Halt {
+    /// Stops the stream; the first reason given is the one kept.
+    pub(crate) fn halt(&self, why: impl Into<String>) {
+        let _ = self.why.set(why.into());
+    }
+
+    pub(crate) fn halted(&self) -> bool {
+        self.why.get().is_some()
+    }
+
+    pub(crate) fn reason(&self) -> Option<&str> {
+        self.why.get().map(String::as_str)
+    }
+}
+
 /// What a run reads.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Range {

@@ -6,7 +6,6 @@ mod common;
 
 use auditmirror::connector::Window;
 use auditmirror::http::Policy;
-use auditmirror::simulator::faults::Faults;
 use auditmirror::simulator::SimConfig;
 use auditmirror::streams::Selector;
 use auditmirror::sync::{Outcome, Range, Report};
@@ -37,10 +36,7 @@ async fn thirty_days_equal_the_truth_reruns_write_nothing_and_changes_update_the
     let mut cfg = data(1, 30, 400);
     cfg.changed_every = 97;
     let env = Env::start_genesys(cfg, "").await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
+    let reports = env.sync_ok().await;
     assert_eq!(mirror_genesys(&env.db), everything(&env));
     assert!(reports[0].counts.rows_inserted > 11_000, "{}", reports[0]);
     // The service names the mapping listed are kept for `status`.
@@ -51,9 +47,7 @@ async fn thirty_days_equal_the_truth_reruns_write_nothing_and_changes_update_the
     assert!(services >= 10, "{services}");
     // A re-run writes nothing.
     let before = genesys_stamps(&env.db);
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     assert_eq!(genesys_stamps(&env.db), before);
     // Changed messages (same id) update exactly their rows when re-read.
     env.sim.bump_revision();
@@ -89,10 +83,7 @@ async fn an_expiring_token_is_refreshed_mid_run_and_counted() {
     cfg.token_ttl = std::time::Duration::from_secs(1);
     cfg.transaction_polls = 2;
     let env = Env::start_genesys(cfg, "window = \"12h\"").await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
+    let reports = env.sync_ok().await;
     assert_eq!(mirror_genesys(&env.db), everything(&env));
     assert!(reports[0].counts.token_refreshes > 0, "{}", reports[0]);
     assert_eq!(
@@ -107,17 +98,13 @@ async fn failed_transactions_are_retried_then_windows_split() {
     let mut once = data(3, 3, 300);
     once.fail_first_transactions = 1;
     let env = Env::start_genesys(once, "").await;
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     assert_eq!(mirror_genesys(&env.db), everything(&env));
     // Every query over more than 6 hours fails: day windows are split until they work.
     let mut long = data(4, 3, 300);
     long.fail_transactions_longer_than = Some(std::time::Duration::from_secs(6 * 3600));
     let env = Env::start_genesys(long, "").await;
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     assert_eq!(mirror_genesys(&env.db), everything(&env));
     // Queries that always fail, however short: the stream fails, naming the transaction.
     let mut never = data(5, 1, 300);
@@ -148,36 +135,11 @@ fn watermark_of(env: &Env) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn injected_429s_and_server_errors_are_waited_out() {
-    let env = Env::start_genesys(data(6, 2, 400), "window = \"6h\"").await;
-    let f = env.sim.faults();
-    Faults::set(&f.http_429_every, 9);
-    Faults::set(&f.http_5xx_every, 13);
-    Faults::set(&f.truncate_every, 11);
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &quick_policy())
-        .await;
-    ok(&reports);
-    assert_eq!(mirror_genesys(&env.db), everything(&env));
-    let s = env.sim.stats();
-    assert!(
-        s.injected_429 > 0 && s.injected_5xx > 0 && s.truncated > 0,
-        "{s:?}"
-    );
-    assert_eq!(
-        reports[0].counts.retries as u64,
-        s.injected_429 + s.injected_5xx + s.truncated
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_realtime_path_mirrors_the_last_days() {
     let mut cfg = data(7, 3, 500);
     cfg.origin = auditmirror::clock::now() - Duration::days(3);
     let env = Env::start_genesys(cfg, "mode = \"realtime\"").await;
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     // Without a service list the realtime query covers the realtime services.
     let mirror = mirror_genesys(&env.db);
     let truth = everything(&env);
@@ -212,9 +174,7 @@ fn service(raw: &str) -> String {
 async fn a_configured_service_list_limits_the_mirror() {
     let env =
         Env::start_genesys(data(8, 2, 500), "services = [\"Architect\", \"Directory\"]").await;
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     let expected: Rows = everything(&env)
         .into_iter()
         .filter(|(_, r)| ["\"Architect\"", "\"Directory\""].contains(&service(r).as_str()))

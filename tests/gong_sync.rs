@@ -7,8 +7,6 @@ use auditmirror::connector::Window;
 use auditmirror::connectors::json::compact_json;
 use auditmirror::http::Policy;
 use auditmirror::record::Source;
-use auditmirror::simulator::faults::Faults;
-use auditmirror::simulator::LateEvents;
 use auditmirror::streams::Selector;
 use auditmirror::sync::{Outcome, Range};
 use common::*;
@@ -22,10 +20,7 @@ fn ok(reports: &[auditmirror::sync::Report]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_sync_equals_the_truth_and_a_second_writes_nothing() {
     let env = Env::start(sim_config(1, 6, 400), "").await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
+    env.sync_ok().await;
     assert_mirror_equals_truth(&env);
     // The simulator serves -08:00, +05:30 and Z offsets and ties across pages;
     // the mirror stores them all as UTC instants.
@@ -33,10 +28,7 @@ async fn a_full_sync_equals_the_truth_and_a_second_writes_nothing() {
     assert!(offsets >= 3, "{offsets}");
     let before = stamps(&env.db);
     let requests_before = env.sim.stats().gong_requests;
-    let again = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&again);
+    let again = env.sync_ok().await;
     assert_eq!(stamps(&env.db), before, "a second sync touched rows");
     for r in &again {
         assert_eq!(
@@ -51,125 +43,13 @@ async fn a_full_sync_equals_the_truth_and_a_second_writes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn new_and_late_events_arrive_once() {
-    let mut cfg = sim_config(2, 1, 864_000); // ten a second
-    cfg.end = None; // events keep arriving
-    cfg.origin = auditmirror::clock::now() - chrono::Duration::minutes(5);
-    cfg.late = Some(LateEvents {
-        fraction: 0.3,
-        delay: std::time::Duration::from_secs(2),
-    });
-    let env = Env::start(cfg, "lookback = \"1m\"\nlog_types = [\"UserCallPlay\"]").await;
-    let sel = Selector::default();
-    ok(&env
-        .run(sel.clone(), Range::Incremental, &Policy::default())
-        .await);
-    let w1 = auditmirror::time::parse_stored(&watermark(&env.db, "UserCallPlay").unwrap()).unwrap();
-    let first = mirror_rows(&env.db, "UserCallPlay");
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    ok(&env.run(sel, Range::Incremental, &Policy::default()).await);
-    let w2 = auditmirror::time::parse_stored(&watermark(&env.db, "UserCallPlay").unwrap()).unwrap();
-    let second = mirror_rows(&env.db, "UserCallPlay");
-    let (origin, _) = env.span();
-    // Everything up to the first watermark is there now, late events included.
-    let truth_w1 = truth_rows(&env.sim, "UserCallPlay", origin, w1);
-    let late = truth_w1.keys().filter(|k| !first.contains_key(*k)).count();
-    assert!(late > 0, "no event arrived late");
-    assert!(
-        truth_w1.iter().all(|(k, v)| second.get(k) == Some(v)),
-        "late events inside the lookback are missing"
-    );
-    // New events after the first watermark arrived, and nothing beyond the truth.
-    let truth_w2 = truth_rows(&env.sim, "UserCallPlay", origin, w2);
-    assert!(second.len() > truth_w1.len());
-    assert!(
-        second.keys().all(|k| truth_w2.contains_key(k)),
-        "rows the simulator never served"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn faults_change_nothing_but_the_retry_count() {
-    let env = Env::start(
-        sim_config(3, 2, 1200),
-        "log_types = [\"UserActivityLog\", \"UserCallPlay\"]",
-    )
-    .await;
-    let f = env.sim.faults();
-    Faults::set(&f.http_429_every, 10);
-    Faults::set(&f.http_5xx_every, 17);
-    Faults::set(&f.http_5xx_burst, 2);
-    Faults::set(&f.truncate_every, 13);
-    Faults::set(&f.expire_next_cursors, 1);
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &quick_policy())
-        .await;
-    ok(&reports);
-    for lt in ["UserActivityLog", "UserCallPlay"] {
-        assert_eq!(mirror_rows(&env.db, lt), env.truth(lt), "{lt}");
-    }
-    let s = env.sim.stats();
-    assert!(
-        s.injected_429 > 0 && s.injected_5xx > 0 && s.truncated > 0 && s.expired_cursors == 1,
-        "{s:?}"
-    );
-    let retries: i64 = reports.iter().map(|r| r.counts.retries).sum();
-    assert_eq!(
-        retries as u64,
-        s.injected_429 + s.injected_5xx + s.truncated,
-        "every fault was retried once"
-    );
-    let recorded = count(&env.db, "SELECT sum(retries) FROM sync_runs");
-    assert_eq!(recorded, retries);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_malformed_entry_is_rejected_and_its_page_still_lands() {
-    let mut cfg = sim_config(4, 2, 500);
-    cfg.malformed_every = 40;
-    let env = Env::start(cfg, "log_types = [\"UserActivityLog\"]").await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
-    assert_eq!(
-        mirror_rows(&env.db, "UserActivityLog"),
-        env.truth("UserActivityLog")
-    );
-    let (from, to) = env.span();
-    let malformed = env.sim.gong_malformed("UserActivityLog", from, to);
-    assert!(!malformed.is_empty());
-    assert_eq!(
-        count(&env.db, "SELECT count(*) FROM rejected_records") as usize,
-        malformed.len()
-    );
-    assert_eq!(reports[0].counts.rows_rejected as usize, malformed.len());
-    let reasons = count(&env.db, "SELECT count(*) FROM rejected_records WHERE reason LIKE '%eventTime%' OR reason LIKE '%shape%'");
-    assert_eq!(reasons as usize, malformed.len());
-    // Re-reading keeps one copy of each.
-    env.run(
-        Selector::default(),
-        Range::Bounded(Window::new(from, to)),
-        &Policy::default(),
-    )
-    .await;
-    assert_eq!(
-        count(&env.db, "SELECT count(*) FROM rejected_records") as usize,
-        malformed.len()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_that_is_not_utf8_is_rejected_with_its_bytes_and_the_stream_goes_on() {
     use base64::Engine as _;
     let mut cfg = sim_config(41, 2, 500);
     cfg.bad_utf8_every = 37;
     cfg.malformed_every = 50;
     let env = Env::start(cfg, "log_types = [\"UserActivityLog\", \"UserCallPlay\"]").await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
+    let reports = env.sync_ok().await;
     let (from, to) = env.span();
     let mut expected = std::collections::BTreeSet::new();
     for lt in ["UserActivityLog", "UserCallPlay"] {
@@ -241,9 +121,7 @@ async fn backfill_rereads_a_past_range_and_leaves_the_watermark() {
         "log_types = [\"UserCallPlay\", \"AccessLog\"]",
     )
     .await;
-    ok(&env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await);
+    env.sync_ok().await;
     let marks = (
         watermark(&env.db, "UserCallPlay"),
         watermark(&env.db, "AccessLog"),
@@ -302,10 +180,7 @@ async fn large_ranges_are_split_into_windows_of_bounded_size() {
         "window_records = 2500\nlog_types = [\"UserCallPlay\"]",
     )
     .await;
-    let reports = env
-        .run(Selector::default(), Range::Incremental, &Policy::default())
-        .await;
-    ok(&reports);
+    let reports = env.sync_ok().await;
     assert_eq!(
         mirror_rows(&env.db, "UserCallPlay"),
         env.truth("UserCallPlay")
@@ -352,4 +227,68 @@ async fn a_run_keeps_its_lease_while_it_waits_longer_than_the_lease_lasts() {
     );
     ok(&run.await.unwrap());
     assert_eq!(mirror_rows(&env.db, "AccessLog"), env.truth("AccessLog"));
+}
+
+/// A run whose lease another process took over (here: by hand, as a process
+/// on another host whose clock ran ahead might) stops, and is recorded as
+/// failed naming the new holder; nothing claims the range was read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_is_taken_over_fails_naming_the_holder() {
+    use auditmirror::sync::Options;
+    let env = Env::start(sim_config(52, 1, 300), "log_types = [\"AccessLog\"]").await;
+    env.slow_every_response(700);
+    let config = env.load_config();
+    let streams = {
+        let store = auditmirror::store::Store::open(&config.database_path).unwrap();
+        auditmirror::streams::build(&config, &Selector::default(), &store).unwrap()
+    };
+    let opts = Options {
+        lease_ttl: std::time::Duration::from_millis(600),
+        ..Options::new(config.database_path.clone())
+    };
+    let run = tokio::spawn(auditmirror::sync::run_all(
+        streams,
+        Range::Incremental,
+        opts,
+    ));
+    // Once the run holds the lease, another holder takes it.
+    let held = "SELECT count(*) FROM sync_state WHERE lease_owner IS NOT NULL";
+    while count_or_zero(&env.db, held) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    rusqlite::Connection::open(&env.db)
+        .unwrap()
+        .execute(
+            "UPDATE sync_state SET lease_owner = 'elsewhere:1:x', lease_expires_at = '9999-01-01T00:00:00.000000Z'",
+            [],
+        )
+        .unwrap();
+    let reports = run.await.unwrap();
+    let Outcome::Failed { message, .. } = &reports[0].outcome else {
+        panic!("{}", reports[0]);
+    };
+    assert!(message.contains("elsewhere:1:x"), "{message}");
+    let success = count(
+        &env.db,
+        "SELECT count(last_success_at) FROM sync_state WHERE stream = 'AccessLog'",
+    );
+    assert_eq!(success, 0, "a run that lost its stream is no success");
+}
+
+/// Requests that wrote nothing (refused here) still count against the daily
+/// budget the next process starts from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_that_wrote_nothing_still_count_against_the_daily_budget() {
+    let env = Env::start(sim_config(53, 1, 300), "").await;
+    common::process::rewrite_config(&env, "access_key_secret", "\"wrong-secret\"");
+    let reports = env
+        .run(Selector::default(), Range::Incremental, &Policy::default())
+        .await;
+    assert!(reports
+        .iter()
+        .all(|r| matches!(r.outcome, Outcome::Failed { .. })));
+    let sent = env.sim.stats().gong_requests as i64;
+    assert!(sent >= 5, "{sent}");
+    let saved = count(&env.db, "SELECT sum(requests) FROM request_budget");
+    assert_eq!(saved, sent);
 }

@@ -16,13 +16,8 @@ const SPEC: &str = concat!(
 
 /// Eight days of data ending a day ago (inside the realtime query's 14 days).
 fn cfg(seed: u64) -> SimConfig {
-    let end = auditmirror::clock::now()
-        .duration_trunc(Duration::hours(1))
-        .unwrap()
-        - Duration::days(1);
-    let mut c = SimConfig::new(seed);
-    c.origin = end - Duration::days(8);
-    c.end = Some(end);
+    let hour = auditmirror::clock::now().duration_trunc(Duration::hours(1));
+    let mut c = SimConfig::ending(seed, hour.unwrap() - Duration::days(1), 8);
     c.genesys_per_day = 2000;
     c.transaction_polls = 1;
     c

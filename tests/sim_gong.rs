@@ -14,13 +14,8 @@ const LOG_TYPES: [&str; 5] = LogType::NAMES;
 
 /// Ten days of data ending a day ago (inside AccessLog's 14-day retention).
 fn cfg(seed: u64) -> SimConfig {
-    let end = auditmirror::clock::now()
-        .duration_trunc(Duration::hours(1))
-        .unwrap()
-        - Duration::days(1);
-    let mut c = SimConfig::new(seed);
-    c.origin = end - Duration::days(10);
-    c.end = Some(end);
+    let hour = auditmirror::clock::now().duration_trunc(Duration::hours(1));
+    let mut c = SimConfig::ending(seed, hour.unwrap() - Duration::days(1), 10);
     c.gong_per_day = 300;
     c
 }

@@ -5,6 +5,7 @@
 
 use super::parse::{Ctx, Res};
 use super::*;
+use std::ops::Range;
 use toml::de::DeValue;
 
 /// An optional text key, with its place in the file.
@@ -146,18 +147,13 @@ impl<'a> AccountParser<'a> {
         }
     }
 
-    /// The file's helpers: errors with lines, secrets, URLs, numbers in range.
-    pub fn ctx(&self) -> &Ctx<'a> {
-        self.ctx
-    }
-
     /// The `[[name]]` tables as the vendor's raw type, in file order.
-    pub fn tables<T: serde::de::DeserializeOwned>(&self) -> Res<Vec<Spanned<T>>> {
+    fn tables<T: serde::de::DeserializeOwned>(&self) -> Res<Vec<Spanned<T>>> {
         self.ctx.typed(self.tables.clone())
     }
 
     /// Validates the keys every account has; a name used twice is an error.
-    pub fn common(&self, keys: &CommonKeys<'_>) -> Res<Common> {
+    fn common(&self, keys: &CommonKeys<'_>) -> Res<Common> {
         let source = self.source.as_str();
         let name = self.ctx.name(source, keys.name)?;
         let table = format!("{source}[{name}]");
@@ -169,7 +165,7 @@ impl<'a> AccountParser<'a> {
             ));
         }
         self.names.borrow_mut().push(name.clone());
-        let max_window = self.source.vendor().max_window();
+        let max_window = self.source.vendor().max_window;
         let settings = self
             .ctx
             .settings(&table, keys.overrides, self.defaults, max_window)?;
@@ -182,14 +178,30 @@ impl<'a> AccountParser<'a> {
         })
     }
 
-    /// The account, from what every account has and the vendor's own part.
-    pub fn account(&self, common: Common, config: impl AccountConfig) -> Account {
-        Account {
-            source: self.source,
-            name: common.name,
-            settings: common.settings,
-            limits: common.limits,
-            config: Arc::new(config),
+    /// Every `[[name]]` table as the vendor's raw type `R`, in file order, made
+    /// into an account: `keys` says where its shared keys are, `build` makes the
+    /// vendor's own part from them (validated), the raw table and its place.
+    pub fn accounts<R, C>(
+        &self,
+        keys: fn(&R) -> CommonKeys<'_>,
+        build: impl Fn(&Ctx<'a>, &Common, &R, Range<usize>) -> Res<C>,
+    ) -> Res<Vec<Account>>
+    where
+        R: serde::de::DeserializeOwned,
+        C: AccountConfig + 'static,
+    {
+        let mut out = Vec::new();
+        for table in self.tables::<R>()? {
+            let common = self.common(&keys(table.get_ref()))?;
+            let config = build(self.ctx, &common, table.get_ref(), table.span())?;
+            out.push(Account {
+                source: self.source,
+                name: common.name,
+                settings: common.settings,
+                limits: common.limits,
+                config: Arc::new(config),
+            });
         }
+        Ok(out)
     }
 }

@@ -113,7 +113,7 @@ impl<'a> Ctx<'a> {
             };
             let (_, tables) = vendor_tables.swap_remove(i);
             let parser = AccountParser::new(self, source, tables, defaults);
-            accounts.extend(source.vendor().parse_accounts(&parser)?);
+            accounts.extend((source.vendor().parse_accounts)(&parser)?);
         }
         let mut warnings = Vec::new();
         if accounts.is_empty() {

@@ -21,7 +21,7 @@ impl Source {
     pub const ALL: [Source; 2] = [Source::Gong, Source::Genesys];
 
     /// The vendor behind this source.
-    pub fn vendor(self) -> &'static dyn Vendor {
+    pub fn vendor(self) -> &'static Vendor {
         match self {
             Source::Gong => &gong::VENDOR,
             Source::Genesys => &genesys::VENDOR,
@@ -29,7 +29,7 @@ impl Source {
     }
 
     pub fn as_str(self) -> &'static str {
-        self.vendor().name()
+        self.vendor().name
     }
 
     pub fn parse(s: &str) -> Option<Source> {
@@ -58,10 +58,8 @@ mod tests {
                 "--source spells it as the config does"
             );
         }
-        let tables: std::collections::HashSet<_> = Source::ALL
-            .iter()
-            .map(|s| s.vendor().table().name)
-            .collect();
+        let tables: std::collections::HashSet<_> =
+            Source::ALL.iter().map(|s| s.vendor().table.name).collect();
         assert_eq!(tables.len(), Source::ALL.len());
     }
 }

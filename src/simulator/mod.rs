@@ -95,6 +95,15 @@ impl Default for Credentials {
 
 impl SimConfig {
     /// Thirty days of data up to now, no limits, no faults.
+    /// `days` of data ending at `end`, which stays put (no events after it).
+    pub fn ending(seed: u64, end: DateTime<Utc>, days: i64) -> SimConfig {
+        SimConfig {
+            origin: end - chrono::Duration::days(days),
+            end: Some(end),
+            ..SimConfig::new(seed)
+        }
+    }
+
     pub fn new(seed: u64) -> SimConfig {
         SimConfig {
             seed,

@@ -4,11 +4,10 @@
 
 use super::windows::{self, Decision, Limits};
 use super::writer::Msg;
-use super::Stream;
+use super::{Halt, Stream};
 use crate::connector::{ConnectorError, Page, Window};
 use crate::http::{Counters, ErrorClass};
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -22,13 +21,13 @@ pub(super) struct Fetched {
 struct Sink {
     idx: usize,
     tx: mpsc::Sender<Msg>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Halt>,
 }
 
 impl Sink {
     /// False once the writer stopped this stream (it reports why) or is gone.
     async fn send(&self, page: Page, window_end: Option<DateTime<Utc>>) -> bool {
-        !self.stop.load(Relaxed)
+        !self.stop.halted()
             && self
                 .tx
                 .send(Msg {
@@ -49,7 +48,7 @@ pub(super) async fn produce(
     range: Window,
     tx: mpsc::Sender<Msg>,
     counters: Arc<Counters>,
-    stop: Arc<AtomicBool>,
+    stop: Arc<Halt>,
 ) -> Result<Fetched, ConnectorError> {
     let sink = Sink { idx, tx, stop };
     let name = stream.key.stream.as_str();

@@ -2,7 +2,7 @@
 //! holder up to `Options::wait`), and keeping the leases alive while the run
 //! lasts, however long it waits between pages.
 
-use super::{Options, Stream};
+use super::{Halt, Options, Stream};
 use crate::store::{Lease, Store, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
@@ -70,7 +70,7 @@ pub(super) struct LeaseKeeper {
 impl LeaseKeeper {
     pub(super) fn start(
         db: std::path::PathBuf,
-        leases: Vec<(Lease, Arc<AtomicBool>)>,
+        leases: Vec<(Lease, Arc<Halt>)>,
         every: std::time::Duration,
     ) -> LeaseKeeper {
         let stop = Arc::new(AtomicBool::new(false));
@@ -90,9 +90,10 @@ impl LeaseKeeper {
                                 store = Store::open(&db).ok();
                             }
                             let Some(s) = store.as_mut() else { continue };
-                            for (lease, stream_stop) in &leases {
-                                if let Err(StoreError::LeaseLost { .. }) = s.renew_lease(lease) {
-                                    stream_stop.store(true, Relaxed);
+                            for (lease, halt) in &leases {
+                                if let Err(e @ StoreError::LeaseLost { .. }) = s.renew_lease(lease)
+                                {
+                                    halt.halt(e.to_string());
                                 }
                             }
                         }

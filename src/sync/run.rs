@@ -6,12 +6,12 @@
 use super::fetch::{produce, Fetched};
 use super::lease::{acquire, LeaseKeeper};
 use super::writer::{write_pages, Msg, Target, Written};
-use super::{plan, DailyBudget, Options, Outcome, Range, Report, Stream};
+use super::{plan, DailyBudget, Halt, Options, Outcome, Range, Report, Stream};
 use crate::connector::{ConnectorError, Window};
 use crate::http::{cap, Counters, ErrorClass, MAX_ERROR_BYTES};
 use crate::store::{Lease, RunCounts, RunKind, RunOutcome, Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -55,7 +55,7 @@ struct Ready {
     /// What to read; `None`: nothing (the range is empty).
     window: Option<Window>,
     /// Set by the writer when it can write this stream no more; its fetcher stops.
-    stop: Arc<AtomicBool>,
+    stop: Arc<Halt>,
     counters: Arc<Counters>,
     /// How its fetcher ended, and when.
     fetched: Option<(FetchEnd, DateTime<Utc>)>,
@@ -153,10 +153,26 @@ async fn run_inner(jobs: &mut [Job], range: Range, opts: &Options) -> Result<(),
     let (returned, written) = writer.await.map_err(|e| RunError::Task(e.to_string()))?;
     store = returned;
     drop(keeper);
+    // Requests spent after the last page written (retries that failed, say)
+    // are saved too, so the next process's budget counts them.
+    for b in distinct_budgets(jobs) {
+        b.save(&mut store)?;
+    }
     for (job, w) in jobs.iter_mut().zip(written) {
         finish(&mut store, job, w, kind, opts)?;
     }
     Ok(())
+}
+
+/// Each account's budget once (an account's streams share one).
+fn distinct_budgets(jobs: &[Job]) -> Vec<Arc<DailyBudget>> {
+    let mut out: Vec<Arc<DailyBudget>> = Vec::new();
+    for b in jobs.iter().filter_map(|j| j.stream.budget.as_ref()) {
+        if !out.iter().any(|o| Arc::ptr_eq(o, b)) {
+            out.push(b.clone());
+        }
+    }
+    out
 }
 
 /// Takes the streams' leases (waiting up to `opts.wait`), refreshes each
@@ -171,16 +187,12 @@ async fn prepare(
         opts.clone(),
         jobs.iter().map(|j| j.stream.clone()).collect(),
     );
+    let budgets = distinct_budgets(jobs);
     let (store, prepared) = blocking(move || -> Result<_, StoreError> {
         let mut store = Store::open(&o.db_path)?;
         let leases = acquire(&mut store, &streams, &o)?;
-        // Once per account: its streams share one budget.
-        let mut refreshed: Vec<&Arc<DailyBudget>> = Vec::new();
-        for b in streams.iter().filter_map(|s| s.budget.as_ref()) {
-            if !refreshed.iter().any(|r| Arc::ptr_eq(r, b)) {
-                b.refresh(&store)?;
-                refreshed.push(b);
-            }
+        for b in &budgets {
+            b.refresh(&store)?;
         }
         let mut out = Vec::new();
         for (s, lease) in streams.iter().zip(leases) {
@@ -202,7 +214,7 @@ async fn prepare(
                     lease,
                     run_id,
                     window: plan.window,
-                    stop: Arc::new(AtomicBool::new(false)),
+                    stop: Arc::new(Halt::default()),
                     counters: Arc::new(Counters::default()),
                     fetched: None,
                 });
@@ -334,6 +346,11 @@ fn finish(
             cap(&e.to_string(), MAX_ERROR_BYTES),
             e.is_database_fault(),
         ),
+        // Halted without a write error: the lease was taken over mid-run.
+        (None, _) if r.stop.halted() => {
+            let why = r.stop.reason().unwrap_or("stopped").to_owned();
+            Outcome::failed(None, cap(&why, MAX_ERROR_BYTES), false)
+        }
         (None, Some(FetchEnd::Failed(e))) => {
             let message = stream.redactor.for_the_record(&e.to_string());
             Outcome::failed(Some(e.class()), message, false)
@@ -370,7 +387,11 @@ fn finish(
         }
         Outcome::Failed { message, .. } => {
             store.finish_run(r.run_id, RunOutcome::Failed, c, Some(message), at)?;
-            store.record_failure(key, message, at)?;
+            // A failed backfill says so in its run; the stream's own state
+            // (failing since …) belongs to its incremental syncs.
+            if kind == RunKind::Sync {
+                store.record_failure(key, message, at)?;
+            }
         }
         Outcome::Skipped { .. } => {}
     }

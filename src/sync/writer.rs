@@ -4,13 +4,12 @@
 //! with fewer commits), moving each stream's watermark with its window's last
 //! page, and reports progress.
 
-use super::{DailyBudget, Progress, ProgressFn};
+use super::{DailyBudget, Halt, Progress, ProgressFn};
 use crate::clock::Clock;
 use crate::connector::{Page, Window};
 use crate::record::{StreamKey, Table};
 use crate::store::{Lease, PageWrite, RunCounts, Store, StoreError};
 use chrono::{DateTime, Utc};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -35,7 +34,7 @@ pub(super) struct Target {
     pub(super) advance: bool,
     pub(super) budget: Option<Arc<DailyBudget>>,
     /// Set when this stream can be written no more: its fetcher stops.
-    pub(super) stop: Arc<AtomicBool>,
+    pub(super) stop: Arc<Halt>,
 }
 
 /// What the writer did for one stream.
@@ -85,7 +84,7 @@ pub(super) fn write_pages(
                 t.budget.as_ref().map_or(Ok(()), |b| b.save(&mut store))
             });
             if let Err(e) = written {
-                t.stop.store(true, Relaxed);
+                t.stop.halt(e.to_string());
                 w.error.get_or_insert(e);
                 continue;
             }

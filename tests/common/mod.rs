@@ -133,6 +133,18 @@ impl Env {
         sync::run_all(streams, range, opts).await
     }
 
+    /// One incremental pass over every stream, with the default policy; every
+    /// stream must succeed.
+    pub async fn sync_ok(&self) -> Vec<Report> {
+        let reports = self
+            .run(Selector::default(), Range::Incremental, &Policy::default())
+            .await;
+        for r in &reports {
+            assert_eq!(r.outcome, auditmirror::sync::Outcome::Success, "{r}");
+        }
+        reports
+    }
+
     /// The real binary with this env's config.
     pub fn bin(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_auditmirror"))
@@ -278,5 +290,22 @@ pub fn assert_mirror_equals_truth(env: &Env) {
                 truth.len()
             );
         }
+    }
+}
+
+/// Panics with counts of missing, extra and changed rows unless equal.
+pub fn assert_rows_equal(ctx: &str, mirror: &Rows, truth: &Rows) {
+    if mirror != truth {
+        let missing = truth.keys().filter(|k| !mirror.contains_key(*k)).count();
+        let extra = mirror.keys().filter(|k| !truth.contains_key(*k)).count();
+        let changed = truth
+            .iter()
+            .filter(|(k, v)| mirror.get(*k).is_some_and(|m| m != *v))
+            .count();
+        panic!(
+            "{ctx}: mirror {} rows, truth {}; {missing} missing, {extra} extra, {changed} changed",
+            mirror.len(),
+            truth.len()
+        );
     }
 }

@@ -61,7 +61,7 @@ impl GenesysConnector {
                 Verdict::Fail(HttpError::Auth {
                     what: what.to_owned(),
                     message: format!(
-                        "Genesys login at {} refused the client credentials of account {} (HTTP {}: {}): check client_id and client_secret, that the OAuth client uses the Client Credentials grant, and that it belongs to this region",
+                        "Genesys login at {} refused the client credentials of account {} (HTTP {}: {}): check client_id and client_secret, that the OAuth client uses the Client Credentials grant and that it belongs to this region; {SCOPE_HINT}",
                         self.login, self.account, r.status.as_u16(), oauth_error(r)
                     ),
                 })

@@ -3,7 +3,7 @@
 //! `audits`, kept about a year (14 days in realtime mode), in fixed windows.
 
 use super::GenesysConnector;
-use crate::config::{Account, AccountParser, ConfigError, Ctx, Secret, SecretKeys};
+use crate::config::{Account, AccountParser, Common, ConfigError, Ctx, Secret, SecretKeys};
 use crate::config::{SecretText, StreamSettings, Text};
 use crate::connector::{AccountConfig, Connector, StreamSpec, WindowStrategy};
 use crate::http::HttpClient;
@@ -85,6 +85,10 @@ pub struct GenesysAccount {
 }
 
 impl AccountConfig for GenesysAccount {
+    fn connect(&self, http: Arc<HttpClient>) -> Arc<dyn Connector> {
+        Arc::new(GenesysConnector::new(self, http))
+    }
+
     fn streams(&self, settings: &StreamSettings) -> Vec<StreamSpec> {
         vec![StreamSpec {
             name: STREAM.to_owned(),
@@ -114,66 +118,65 @@ impl AccountConfig for GenesysAccount {
         );
         out
     }
-
-    fn connect(&self, http: Arc<HttpClient>) -> Arc<dyn Connector> {
-        Arc::new(GenesysConnector::new(self, http))
-    }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 crate::account_table!(RawGenesys {
     region: Text,
     api_base_url: Text,
     login_base_url: Text,
+    mode: Text,
+    services: Option<Spanned<Vec<Spanned<String>>>>,
+    requests_per_minute: Option<Spanned<i64>>,
     client_id: Text,
     client_secret: SecretText,
     client_secret_file: Text,
     client_secret_env: Text,
-    services: Option<Spanned<Vec<Spanned<String>>>>,
-    requests_per_minute: Option<Spanned<i64>>,
-    mode: Text,
 });
 
 type Res<T> = Result<T, ConfigError>;
 
 /// Every `[[genesys]]` table of the file.
 pub(super) fn parse_accounts(p: &AccountParser<'_>) -> Res<Vec<Account>> {
-    let mut out = Vec::new();
-    for g in p.tables::<RawGenesys>()? {
-        let r = g.get_ref();
-        let common = p.common(&r.common())?;
-        let (ctx, t) = (p.ctx(), common.table.clone());
-        let (region, api_base_url, login_base_url) = endpoints(ctx, &t, r, g.span())?;
-        let client_id = match &r.client_id {
-            Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
-            Some(c) => return Err(ctx.err(c.span(), format!("{t}.client_id"), "must not be empty")),
-            None => return Err(ctx.err(g.span(), format!("{t}.client_id"), "missing: the OAuth client id of a client-credentials client with audits:audit:view")),
-        };
-        let secret = SecretKeys {
-            key: "client_secret",
-            inline: &r.client_secret,
-            file: &r.client_secret_file,
-            env: &r.client_secret_env,
-        };
-        let key = format!("{t}.requests_per_minute");
-        let rpm = ctx.int_in(r.requests_per_minute.as_ref(), &key, 300, 1, 100_000)?;
-        let account = GenesysAccount {
-            name: common.name.clone(),
-            region,
-            api_base_url,
-            login_base_url,
-            client_id,
-            client_secret: ctx.secret(&t, g.span(), &secret)?,
-            services: services(ctx, &t, r.services.as_ref())?,
-            requests_per_minute: rpm as u32,
-            mode: mode(ctx, &t, r.mode.as_ref())?,
-        };
-        out.push(p.account(common, account));
-    }
-    Ok(out)
+    p.accounts(RawGenesys::common, account)
+}
+
+/// One `[[genesys]]` table's own keys.
+fn account(
+    ctx: &Ctx<'_>,
+    common: &Common,
+    r: &RawGenesys,
+    span: Range<usize>,
+) -> Res<GenesysAccount> {
+    let t = &common.table;
+    let (region, api_base_url, login_base_url) = endpoints(ctx, t, r, span.clone())?;
+    let client_id = match &r.client_id {
+        Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
+        Some(c) => return Err(ctx.err(c.span(), format!("{t}.client_id"), "must not be empty")),
+        None => return Err(ctx.err(
+            span,
+            format!("{t}.client_id"),
+            "missing: the OAuth client id of a client-credentials client with audits:audit:view",
+        )),
+    };
+    let secret = SecretKeys {
+        key: "client_secret",
+        inline: &r.client_secret,
+        file: &r.client_secret_file,
+        env: &r.client_secret_env,
+    };
+    let key = format!("{t}.requests_per_minute");
+    let rpm = ctx.int_in(r.requests_per_minute.as_ref(), &key, 300, 1, 100_000)?;
+    Ok(GenesysAccount {
+        name: common.name.clone(),
+        region,
+        api_base_url,
+        login_base_url,
+        client_id,
+        client_secret: ctx.secret(t, span, &secret)?,
+        services: services(ctx, t, r.services.as_ref())?,
+        requests_per_minute: rpm as u32,
+        mode: mode(ctx, t, r.mode.as_ref())?,
+    })
 }
 
 fn services(

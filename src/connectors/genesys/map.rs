@@ -29,12 +29,7 @@ pub struct GenesysRow {
 
 impl From<GenesysRow> for Row {
     fn from(r: GenesysRow) -> Row {
-        Row {
-            id: r.id,
-            time: r.event_date,
-            columns: vec![r.remote_ip_addresses],
-            raw_json: r.raw_json,
-        }
+        Row::new(r.id, r.event_date, vec![r.remote_ip_addresses], r.raw_json)
     }
 }
 

@@ -5,12 +5,13 @@
 //! (`errors.rs`), and the mapping of each `AuditLogMessage` to a row of its table
 //! (`map.rs`). Knows HTTP and JSON, not SQL.
 
-use crate::config::{Account, AccountParser, ConfigError};
-use crate::connector::{BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor};
+use crate::connector::{
+    boxed, BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor,
+};
 use crate::connector::{Window, WindowFailure};
 use crate::connectors::json::compact_json;
 use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
-use crate::record::{Rejected, Table};
+use crate::record::Rejected;
 use crate::time::parse_instant;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -42,35 +43,14 @@ const TOO_LARGE: &str = "response.entity.too.large";
 const QUERY: &str = "/api/v2/audits/query";
 
 /// Genesys Cloud, as the registry lists it.
-pub struct Genesys;
-
-pub static VENDOR: Genesys = Genesys;
-
-impl Vendor for Genesys {
-    fn name(&self) -> &'static str {
-        "genesys"
-    }
-
-    fn title(&self) -> &'static str {
-        "Genesys"
-    }
-
-    fn table(&self) -> &'static Table {
-        &TABLE
-    }
-
-    fn max_window(&self) -> Option<Duration> {
-        Some(MAX_WINDOW)
-    }
-
-    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError> {
-        config::parse_accounts(p)
-    }
-
-    fn examples(&self) -> &'static [Example] {
-        EXAMPLES
-    }
-}
+pub static VENDOR: Vendor = Vendor {
+    name: "genesys",
+    title: "Genesys",
+    table: &TABLE,
+    max_window: Some(MAX_WINDOW),
+    parse_accounts: config::parse_accounts,
+    examples: EXAMPLES,
+};
 
 /// Questions `auditmirror demo` answers from this table.
 const EXAMPLES: &[Example] = &[
@@ -614,10 +594,7 @@ impl Connector for GenesysConnector {
         window: Window,
         counters: &'a Counters,
     ) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>> {
-        Box::pin(async move {
-            let reader = GenesysConnector::open(self, window, counters).await?;
-            Ok(Box::new(reader) as Box<dyn PageReader>)
-        })
+        boxed(GenesysConnector::open(self, window, counters))
     }
 
     /// The service names of the service mapping.
@@ -630,13 +607,9 @@ impl Connector for GenesysConnector {
     }
 
     /// A token and the audit service mapping.
-    fn probe<'a>(
-        &'a self,
-        _now: DateTime<Utc>,
-        counters: &'a Counters,
-    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn probe(&self, _now: DateTime<Utc>) -> BoxFuture<'_, Result<String, ConnectorError>> {
         Box::pin(async move {
-            let services = self.services(counters).await?;
+            let services = self.services(&Counters::default()).await?;
             Ok(format!(
                 "token and service mapping: {} services",
                 services.len()

@@ -4,7 +4,7 @@
 
 use super::GongConnector;
 use crate::config::{Account, ConfigError, Secret};
-use crate::config::{AccountParser, Ctx, SecretKeys, SecretText, StreamSettings, Text};
+use crate::config::{AccountParser, Common, Ctx, SecretKeys, SecretText, StreamSettings, Text};
 use crate::connector::{AccountConfig, Connector, StreamSpec, WindowStrategy};
 use crate::http::HttpClient;
 use std::collections::HashSet;
@@ -148,10 +148,6 @@ impl AccountConfig for GongAccount {
     fn connect(&self, http: Arc<HttpClient>) -> Arc<dyn Connector> {
         Arc::new(GongConnector::new(self, http))
     }
-
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
 }
 
 crate::account_table!(RawGong {
@@ -174,48 +170,45 @@ type Res<T> = Result<T, ConfigError>;
 
 /// Every `[[gong]]` table of the file.
 pub(super) fn parse_accounts(p: &AccountParser<'_>) -> Res<Vec<Account>> {
-    let mut out = Vec::new();
-    for g in p.tables::<RawGong>()? {
-        let r = g.get_ref();
-        let common = p.common(&r.common())?;
-        let ctx = p.ctx();
-        let t = common.table.clone();
-        let base_url = match &r.base_url {
-            Some(u) => ctx.base_url(u, &format!("{t}.base_url"))?,
-            None => "https://api.gong.io".to_owned(),
-        };
-        let requests_per_second = match &r.requests_per_second {
-            None => 2.5,
-            Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
-                *v.get_ref()
-            }
-            Some(v) => {
-                return Err(ctx.err(
-                    v.span(),
-                    format!("{t}.requests_per_second"),
-                    "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
-                ))
-            }
-        };
-        let key = format!("{t}.daily_request_budget");
-        let budget = ctx.int_in(
-            r.daily_request_budget.as_ref(),
-            &key,
-            10_000,
-            1,
-            u32::MAX.into(),
-        )?;
-        let account = GongAccount {
-            name: common.name.clone(),
-            base_url,
-            auth: auth(ctx, &t, r, g.span())?,
-            log_types: log_types(ctx, &t, r.log_types.as_ref())?,
-            requests_per_second,
-            daily_request_budget: budget as u32,
-        };
-        out.push(p.account(common, account));
-    }
-    Ok(out)
+    p.accounts(RawGong::common, account)
+}
+
+/// One `[[gong]]` table's own keys.
+fn account(ctx: &Ctx<'_>, common: &Common, r: &RawGong, span: Range<usize>) -> Res<GongAccount> {
+    let t = &common.table;
+    let base_url = match &r.base_url {
+        Some(u) => ctx.base_url(u, &format!("{t}.base_url"))?,
+        None => "https://api.gong.io".to_owned(),
+    };
+    let requests_per_second = match &r.requests_per_second {
+        None => 2.5,
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
+            *v.get_ref()
+        }
+        Some(v) => {
+            return Err(ctx.err(
+                v.span(),
+                format!("{t}.requests_per_second"),
+                "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
+            ))
+        }
+    };
+    let key = format!("{t}.daily_request_budget");
+    let budget = ctx.int_in(
+        r.daily_request_budget.as_ref(),
+        &key,
+        10_000,
+        1,
+        u32::MAX.into(),
+    )?;
+    Ok(GongAccount {
+        name: common.name.clone(),
+        base_url,
+        auth: auth(ctx, t, r, span)?,
+        log_types: log_types(ctx, t, r.log_types.as_ref())?,
+        requests_per_second,
+        daily_request_budget: budget as u32,
+    })
 }
 
 fn auth(ctx: &Ctx<'_>, t: &str, r: &RawGong, span: Range<usize>) -> Res<GongAuth> {

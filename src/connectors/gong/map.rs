@@ -45,18 +45,10 @@ pub struct GongRow {
 
 impl From<GongRow> for Row {
     fn from(r: GongRow) -> Row {
-        Row {
-            id: r.id,
-            time: r.timestamp,
-            columns: vec![
-                Some(r.log_type.as_str().to_owned()),
-                r.action,
-                r.resource_type,
-                r.resource_id,
-                r.ip_address,
-            ],
-            raw_json: r.raw_json,
-        }
+        let log_type = Some(r.log_type.as_str().to_owned());
+        let derived = [r.action, r.resource_type, r.resource_id, r.ip_address];
+        let columns = std::iter::once(log_type).chain(derived).collect();
+        Row::new(r.id, r.timestamp, columns, r.raw_json)
     }
 }
 

@@ -5,12 +5,10 @@
 //! the canonical JSON of `canonical.rs`, UTC time, per-log-type fields).
 //! Knows HTTP and JSON, not SQL.
 
-use crate::config::{Account, AccountParser, ConfigError};
 use crate::connector::{
-    BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor, Window,
+    boxed, BoxFuture, Connector, ConnectorError, Example, Page, PageReader, Vendor, Window,
 };
 use crate::http::{Counters, HttpClient, HttpError, Reply, Verdict};
-use crate::record::Table;
 use crate::time::fmt_utc;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -24,31 +22,14 @@ use std::sync::Arc;
 pub const SCOPE: &str = "api:logs:read";
 
 /// Gong, as the registry lists it.
-pub struct Gong;
-
-pub static VENDOR: Gong = Gong;
-
-impl Vendor for Gong {
-    fn name(&self) -> &'static str {
-        "gong"
-    }
-
-    fn title(&self) -> &'static str {
-        "Gong"
-    }
-
-    fn table(&self) -> &'static Table {
-        &TABLE
-    }
-
-    fn parse_accounts(&self, p: &AccountParser<'_>) -> Result<Vec<Account>, ConfigError> {
-        config::parse_accounts(p)
-    }
-
-    fn examples(&self) -> &'static [Example] {
-        EXAMPLES
-    }
-}
+pub static VENDOR: Vendor = Vendor {
+    name: "gong",
+    title: "Gong",
+    table: &TABLE,
+    max_window: None,
+    parse_accounts: config::parse_accounts,
+    examples: EXAMPLES,
+};
 
 /// Questions `auditmirror demo` answers from this table.
 const EXAMPLES: &[Example] = &[
@@ -282,22 +263,18 @@ impl Connector for GongConnector {
         window: Window,
         counters: &'a Counters,
     ) -> BoxFuture<'a, Result<Box<dyn PageReader + 'a>, ConnectorError>> {
-        Box::pin(async move {
+        boxed(async move {
             let log_type = LogType::parse(stream).ok_or_else(|| ConnectorError::Protocol {
                 what: format!("gong/{}/{stream}", self.account),
                 detail: "not a Gong log type".into(),
             })?;
-            let reader = GongConnector::open(self, log_type, window, counters).await?;
-            Ok(Box::new(reader) as Box<dyn PageReader>)
+            GongConnector::open(self, log_type, window, counters).await
         })
     }
 
     /// A one-hour read of the account's first log type.
-    fn probe<'a>(
-        &'a self,
-        now: DateTime<Utc>,
-        counters: &'a Counters,
-    ) -> BoxFuture<'a, Result<String, ConnectorError>> {
+    fn probe(&self, now: DateTime<Utc>) -> BoxFuture<'_, Result<String, ConnectorError>> {
+        let counters = Counters::default();
         Box::pin(async move {
             let log_type = self
                 .log_types
@@ -305,7 +282,7 @@ impl Connector for GongConnector {
                 .copied()
                 .unwrap_or(LogType::UserCallPlay);
             let hour = Window::new(now - chrono::Duration::hours(1), now);
-            let r = GongConnector::open(self, log_type, hour, counters).await?;
+            let r = GongConnector::open(self, log_type, hour, &counters).await?;
             Ok(format!(
                 "read {log_type}: {} entries in the last hour",
                 r.total()

@@ -79,13 +79,7 @@ fn messages_of_the_wrong_types_are_rejected_beside_good_ones() {
         (ids(&f), f.count, f.cursor),
         (vec!["m1".into(), "m2".into()], 7, None)
     );
-    let payloads: Vec<&str> = f
-        .page
-        .rejected
-        .iter()
-        .map(|r| r.raw_payload.as_str())
-        .collect();
-    assert_eq!(payloads, wrong);
+    assert_eq!(f.page.rejected_payloads(), wrong);
 }
 
 #[test]
@@ -113,23 +107,7 @@ fn token_lifetimes_are_bounded() {
 /// the input plus a fixed overhead per message.
 fn check_page(body: &[u8]) -> Result<(), TestCaseError> {
     if let Ok(f) = parse_page(body) {
-        let rows: usize = f
-            .page
-            .rows
-            .iter()
-            .map(|r| {
-                r.id.len()
-                    + r.raw_json.len()
-                    + r.columns.iter().flatten().map(String::len).sum::<usize>()
-            })
-            .sum();
-        let rejected: usize = f
-            .page
-            .rejected
-            .iter()
-            .map(|r| r.reason.len() + r.raw_payload.len())
-            .sum();
-        let size = rows + rejected + f.cursor.as_ref().map_or(0, String::len);
+        let size = f.page.text_len() + f.cursor.as_ref().map_or(0, String::len);
         prop_assert!(
             f.count <= body.len(),
             "{} messages from {} bytes",

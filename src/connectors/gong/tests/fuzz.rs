@@ -71,27 +71,8 @@ pub(crate) fn apply(mut body: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
 
 /// Everything a parsed page holds, in bytes.
 fn size(p: &FetchedPage) -> (usize, usize) {
-    let rows_size: usize = p
-        .page
-        .rows
-        .iter()
-        .map(|r| {
-            r.id.len()
-                + r.raw_json.len()
-                + r.columns.iter().flatten().map(String::len).sum::<usize>()
-        })
-        .sum();
-    let rejected: usize = p
-        .page
-        .rejected
-        .iter()
-        .map(|r| r.reason.len() + r.raw_payload.len())
-        .sum();
-    let records = p.page.rows.len() + p.page.rejected.len();
-    (
-        rows_size + rejected + p.cursor.as_ref().map_or(0, String::len),
-        records,
-    )
+    let cursor = p.cursor.as_ref().map_or(0, String::len);
+    (p.page.text_len() + cursor, p.page.records())
 }
 
 /// Ok or Err; if Ok, at most one record per input byte and a bounded size:

@@ -154,11 +154,9 @@ fn entries_of_the_wrong_types_are_rejected_beside_good_ones() {
     let (body, _) = page_of(&entries, b"c");
     let p = parse_page(&body, LogType::UserActivityLog).unwrap();
     assert_eq!(p.page.rows.len(), 2);
-    let payloads: Vec<&str> = p
-        .page
-        .rejected
-        .iter()
-        .map(|r| r.raw_payload.as_str())
-        .collect();
-    assert_eq!(payloads, wrong, "each rejected with its own text");
+    assert_eq!(
+        p.page.rejected_payloads(),
+        wrong,
+        "each rejected with its own text"
+    );
 }
