@@ -17,30 +17,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The migrations compiled into this binary, in order. Entry `i` moves the
-/// database from `user_version` i to i + 1.
-const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "0001_init.sql",
-        include_str!("../../migrations/0001_init.sql"),
-    ),
-    (
-        "0002_request_budget.sql",
-        include_str!("../../migrations/0002_request_budget.sql"),
-    ),
-    (
-        "0003_stream_rows.sql",
-        include_str!("../../migrations/0003_stream_rows.sql"),
-    ),
-    (
-        "0004_stopped_runs.sql",
-        include_str!("../../migrations/0004_stopped_runs.sql"),
-    ),
-    (
-        "0005_unavailable.sql",
-        include_str!("../../migrations/0005_unavailable.sql"),
-    ),
-];
+/// The migrations compiled into this binary, in order (`build.rs` lists
+/// `migrations/*.sql`). Entry `i` moves the database from `user_version` i to i + 1.
+const MIGRATIONS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/migrations.rs"));
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
