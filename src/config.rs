@@ -344,7 +344,10 @@ mod account;
 mod parse;
 mod secrets;
 mod settings;
-pub use account::{AccountParser, Common, CommonKeys, Overrides, SecretKeys, SecretText, Text};
+pub use account::{
+    AccountParser, AccountTable, Common, CommonKeys, Overrides, SecretKeys, SecretText, Secrets,
+    Text,
+};
 pub use parse::Ctx;
 
 /// Checks a schedule the way the scheduler will parse it: six fields with

@@ -98,6 +98,97 @@ pub struct CommonKeys<'a> {
     pub overrides: Overrides<'a>,
 }
 
+/// One account table, as its vendor reads it: what every account has
+/// (validated), its secrets, the vendor's raw keys, and its place in the file.
+pub struct AccountTable<'t, 'a, R> {
+    pub ctx: &'t Ctx<'a>,
+    pub common: &'t Common,
+    pub secrets: &'t Secrets<'a>,
+    pub raw: &'t R,
+    pub span: Range<usize>,
+}
+
+impl<R> AccountTable<'_, '_, R> {
+    /// The account's key `name` as errors name it (`source[account].name`).
+    pub fn key(&self, name: &str) -> String {
+        format!("{}.{name}", self.common.table)
+    }
+
+    /// The secret `name` (`KEY`, `KEY_file` or `KEY_env`).
+    pub fn secret(&self, name: &'static str) -> Res<Secret> {
+        (self.secrets).get(self.ctx, &self.common.table, self.span.clone(), name)
+    }
+}
+
+/// The secrets of one account table, as written (each key and value spanned).
+pub struct Secrets<'a> {
+    found: Vec<(String, Spanned<DeValue<'a>>)>,
+}
+
+impl<'a> Secrets<'a> {
+    /// Takes every spelling of `names` out of `table` (an account table).
+    fn take(table: &mut Spanned<DeValue<'a>>, names: &[&str]) -> Secrets<'a> {
+        let mut found = Vec::new();
+        if let DeValue::Table(map) = table.get_mut() {
+            let is_secret = |k: &str| {
+                names.iter().any(|n| {
+                    k.strip_prefix(n)
+                        .is_some_and(|rest| ["", "_file", "_env"].contains(&rest))
+                })
+            };
+            let mut kept = toml::map::Map::new();
+            for (k, v) in std::mem::take(map) {
+                if is_secret(k.get_ref()) {
+                    found.push((k.get_ref().to_string(), v));
+                } else {
+                    kept.insert(k, v);
+                }
+            }
+            *map = kept;
+        }
+        Secrets { found }
+    }
+
+    fn value<T: serde::de::DeserializeOwned>(
+        &self,
+        ctx: &Ctx<'a>,
+        key: &str,
+    ) -> Res<Option<Spanned<T>>> {
+        match self.found.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => ctx.typed(v.clone()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether any spelling of `name` is there.
+    pub fn given(&self, name: &str) -> bool {
+        ["", "_file", "_env"].iter().any(|s| {
+            let key = format!("{name}{s}");
+            self.found.iter().any(|(k, _)| *k == key)
+        })
+    }
+
+    /// The secret `name`: exactly one of its spellings must be there.
+    pub fn get(
+        &self,
+        ctx: &Ctx<'a>,
+        table: &str,
+        span: Range<usize>,
+        name: &'static str,
+    ) -> Res<Secret> {
+        let inline: SecretText = self.value(ctx, name)?;
+        let file: Text = self.value(ctx, &format!("{name}_file"))?;
+        let env: Text = self.value(ctx, &format!("{name}_env"))?;
+        let keys = SecretKeys {
+            key: name,
+            inline: &inline,
+            file: &file,
+            env: &env,
+        };
+        ctx.secret(table, span, &keys)
+    }
+}
+
 /// The three spellings of one secret key (`KEY`, `KEY_file`, `KEY_env`).
 pub struct SecretKeys<'a> {
     pub key: &'static str,
@@ -147,11 +238,6 @@ impl<'a> AccountParser<'a> {
         }
     }
 
-    /// The `[[name]]` tables as the vendor's raw type, in file order.
-    fn tables<T: serde::de::DeserializeOwned>(&self) -> Res<Vec<Spanned<T>>> {
-        self.ctx.typed(self.tables.clone())
-    }
-
     /// Validates the keys every account has; a name used twice is an error.
     fn common(&self, keys: &CommonKeys<'_>) -> Res<Common> {
         let source = self.source.as_str();
@@ -179,21 +265,39 @@ impl<'a> AccountParser<'a> {
     }
 
     /// Every `[[name]]` table as the vendor's raw type `R`, in file order, made
-    /// into an account: `keys` says where its shared keys are, `build` makes the
-    /// vendor's own part from them (validated), the raw table and its place.
+    /// into an account: `keys` says where its shared keys are; the secrets
+    /// named in `secrets` (each spelled `KEY`, `KEY_file` or `KEY_env`) are
+    /// taken out of the table first; `build` makes the vendor's own part from
+    /// what every account has (validated), the secrets, the raw table and its
+    /// place.
     pub fn accounts<R, C>(
         &self,
         keys: fn(&R) -> CommonKeys<'_>,
-        build: impl Fn(&Ctx<'a>, &Common, &R, Range<usize>) -> Res<C>,
+        secrets: &[&'static str],
+        build: impl Fn(&AccountTable<'_, 'a, R>) -> Res<C>,
     ) -> Res<Vec<Account>>
     where
         R: serde::de::DeserializeOwned,
         C: AccountConfig + 'static,
     {
+        let mut tables = self.tables.clone();
+        let mut found: Vec<Secrets<'a>> = Vec::new();
+        if let DeValue::Array(items) = tables.get_mut() {
+            for item in items.iter_mut() {
+                found.push(Secrets::take(item, secrets));
+            }
+        }
+        let tables: Vec<Spanned<R>> = self.ctx.typed(tables)?;
         let mut out = Vec::new();
-        for table in self.tables::<R>()? {
+        for (table, secrets) in tables.into_iter().zip(found) {
             let common = self.common(&keys(table.get_ref()))?;
-            let config = build(self.ctx, &common, table.get_ref(), table.span())?;
+            let config = build(&AccountTable {
+                ctx: self.ctx,
+                common: &common,
+                secrets: &secrets,
+                raw: table.get_ref(),
+                span: table.span(),
+            })?;
             out.push(Account {
                 source: self.source,
                 name: common.name,

@@ -3,8 +3,8 @@
 //! `audits`, kept about a year (14 days in realtime mode), in fixed windows.
 
 use super::GenesysConnector;
-use crate::config::{Account, AccountParser, Common, ConfigError, Ctx, Secret, SecretKeys};
-use crate::config::{SecretText, StreamSettings, Text};
+use crate::config::{Account, AccountParser, AccountTable, ConfigError, Ctx, Secret};
+use crate::config::{StreamSettings, Text};
 use crate::connector::{AccountConfig, Connector, StreamSpec, WindowStrategy};
 use crate::http::HttpClient;
 use std::ops::Range;
@@ -124,58 +124,44 @@ crate::account_table!(RawGenesys {
     region: Text,
     api_base_url: Text,
     login_base_url: Text,
-    mode: Text,
+    client_id: Text,
     services: Option<Spanned<Vec<Spanned<String>>>>,
     requests_per_minute: Option<Spanned<i64>>,
-    client_id: Text,
-    client_secret: SecretText,
-    client_secret_file: Text,
-    client_secret_env: Text,
+    mode: Text,
 });
 
 type Res<T> = Result<T, ConfigError>;
 
 /// Every `[[genesys]]` table of the file.
 pub(super) fn parse_accounts(p: &AccountParser<'_>) -> Res<Vec<Account>> {
-    p.accounts(RawGenesys::common, account)
+    p.accounts(RawGenesys::common, &["client_secret"], account)
 }
 
 /// One `[[genesys]]` table's own keys.
-fn account(
-    ctx: &Ctx<'_>,
-    common: &Common,
-    r: &RawGenesys,
-    span: Range<usize>,
-) -> Res<GenesysAccount> {
-    let t = &common.table;
-    let (region, api_base_url, login_base_url) = endpoints(ctx, t, r, span.clone())?;
+fn account(t: &AccountTable<'_, '_, RawGenesys>) -> Res<GenesysAccount> {
+    let (ctx, r, table) = (t.ctx, t.raw, &t.common.table);
+    let (region, api_base_url, login_base_url) = endpoints(ctx, table, r, t.span.clone())?;
     let client_id = match &r.client_id {
         Some(c) if !c.get_ref().trim().is_empty() => c.get_ref().trim().to_owned(),
-        Some(c) => return Err(ctx.err(c.span(), format!("{t}.client_id"), "must not be empty")),
+        Some(c) => return Err(ctx.err(c.span(), t.key("client_id"), "must not be empty")),
         None => return Err(ctx.err(
-            span,
-            format!("{t}.client_id"),
+            t.span.clone(),
+            t.key("client_id"),
             "missing: the OAuth client id of a client-credentials client with audits:audit:view",
         )),
     };
-    let secret = SecretKeys {
-        key: "client_secret",
-        inline: &r.client_secret,
-        file: &r.client_secret_file,
-        env: &r.client_secret_env,
-    };
-    let key = format!("{t}.requests_per_minute");
+    let key = t.key("requests_per_minute");
     let rpm = ctx.int_in(r.requests_per_minute.as_ref(), &key, 300, 1, 100_000)?;
     Ok(GenesysAccount {
-        name: common.name.clone(),
+        name: t.common.name.clone(),
         region,
         api_base_url,
         login_base_url,
         client_id,
-        client_secret: ctx.secret(t, span, &secret)?,
-        services: services(ctx, t, r.services.as_ref())?,
+        client_secret: t.secret("client_secret")?,
+        services: services(ctx, table, r.services.as_ref())?,
         requests_per_minute: rpm as u32,
-        mode: mode(ctx, t, r.mode.as_ref())?,
+        mode: mode(ctx, table, r.mode.as_ref())?,
     })
 }
 

@@ -4,12 +4,11 @@
 
 use super::GongConnector;
 use crate::config::{Account, ConfigError, Secret};
-use crate::config::{AccountParser, Common, Ctx, SecretKeys, SecretText, StreamSettings, Text};
+use crate::config::{AccountParser, AccountTable, Ctx, StreamSettings, Text};
 use crate::connector::{AccountConfig, Connector, StreamSpec, WindowStrategy};
 use crate::http::HttpClient;
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::ops::Range;
 use std::sync::Arc;
 use toml::Spanned;
 
@@ -150,17 +149,11 @@ impl AccountConfig for GongAccount {
     }
 }
 
+/// The secrets of a `[[gong]]` table (each also as `KEY_file` or `KEY_env`).
+const SECRETS: &[&str] = &["access_key", "access_key_secret", "bearer_token"];
+
 crate::account_table!(RawGong {
     base_url: Text,
-    access_key: SecretText,
-    access_key_file: Text,
-    access_key_env: Text,
-    access_key_secret: SecretText,
-    access_key_secret_file: Text,
-    access_key_secret_env: Text,
-    bearer_token: SecretText,
-    bearer_token_file: Text,
-    bearer_token_env: Text,
     log_types: Option<Spanned<Vec<Spanned<String>>>>,
     requests_per_second: Option<Spanned<f64>>,
     daily_request_budget: Option<Spanned<i64>>,
@@ -170,14 +163,14 @@ type Res<T> = Result<T, ConfigError>;
 
 /// Every `[[gong]]` table of the file.
 pub(super) fn parse_accounts(p: &AccountParser<'_>) -> Res<Vec<Account>> {
-    p.accounts(RawGong::common, account)
+    p.accounts(RawGong::common, SECRETS, account)
 }
 
 /// One `[[gong]]` table's own keys.
-fn account(ctx: &Ctx<'_>, common: &Common, r: &RawGong, span: Range<usize>) -> Res<GongAccount> {
-    let t = &common.table;
+fn account(t: &AccountTable<'_, '_, RawGong>) -> Res<GongAccount> {
+    let (ctx, r) = (t.ctx, t.raw);
     let base_url = match &r.base_url {
-        Some(u) => ctx.base_url(u, &format!("{t}.base_url"))?,
+        Some(u) => ctx.base_url(u, &t.key("base_url"))?,
         None => "https://api.gong.io".to_owned(),
     };
     let requests_per_second = match &r.requests_per_second {
@@ -188,12 +181,12 @@ fn account(ctx: &Ctx<'_>, common: &Common, r: &RawGong, span: Range<usize>) -> R
         Some(v) => {
             return Err(ctx.err(
                 v.span(),
-                format!("{t}.requests_per_second"),
+                t.key("requests_per_second"),
                 "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
             ))
         }
     };
-    let key = format!("{t}.daily_request_budget");
+    let key = t.key("daily_request_budget");
     let budget = ctx.int_in(
         r.daily_request_budget.as_ref(),
         &key,
@@ -202,49 +195,32 @@ fn account(ctx: &Ctx<'_>, common: &Common, r: &RawGong, span: Range<usize>) -> R
         u32::MAX.into(),
     )?;
     Ok(GongAccount {
-        name: common.name.clone(),
+        name: t.common.name.clone(),
         base_url,
-        auth: auth(ctx, t, r, span)?,
-        log_types: log_types(ctx, t, r.log_types.as_ref())?,
+        auth: auth(t)?,
+        log_types: log_types(ctx, &t.common.table, r.log_types.as_ref())?,
         requests_per_second,
         daily_request_budget: budget as u32,
     })
 }
 
-fn auth(ctx: &Ctx<'_>, t: &str, r: &RawGong, span: Range<usize>) -> Res<GongAuth> {
-    let basic_key = SecretKeys {
-        key: "access_key",
-        inline: &r.access_key,
-        file: &r.access_key_file,
-        env: &r.access_key_env,
-    };
-    let basic_secret = SecretKeys {
-        key: "access_key_secret",
-        inline: &r.access_key_secret,
-        file: &r.access_key_secret_file,
-        env: &r.access_key_secret_env,
-    };
-    let bearer = SecretKeys {
-        key: "bearer_token",
-        inline: &r.bearer_token,
-        file: &r.bearer_token_file,
-        env: &r.bearer_token_env,
-    };
-    if !bearer.given() {
+fn auth(t: &AccountTable<'_, '_, RawGong>) -> Res<GongAuth> {
+    let given = |name| t.secrets.given(name);
+    if !given("bearer_token") {
         return Ok(GongAuth::Basic {
-            access_key: ctx.secret(t, span.clone(), &basic_key)?,
-            access_key_secret: ctx.secret(t, span, &basic_secret)?,
+            access_key: t.secret("access_key")?,
+            access_key_secret: t.secret("access_key_secret")?,
         });
     }
-    if basic_key.given() || basic_secret.given() {
-        return Err(ctx.err(
-            span,
-            format!("{t}.bearer_token"),
+    if given("access_key") || given("access_key_secret") {
+        return Err(t.ctx.err(
+            t.span.clone(),
+            t.key("bearer_token"),
             "give either bearer_token or access_key + access_key_secret, not both",
         ));
     }
     Ok(GongAuth::Bearer {
-        token: ctx.secret(t, span, &bearer)?,
+        token: t.secret("bearer_token")?,
     })
 }
 
