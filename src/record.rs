@@ -30,17 +30,56 @@ impl std::fmt::Display for StreamKey {
     }
 }
 
-/// A vendor's mirror table, as the store writes it. Besides `account`, `id`,
-/// `raw_json` and `db_last_updated`, the store writes the event time and the
-/// `columns` below; every other column of the table is generated from
-/// `raw_json` by the schema (`migrations/`), so each byte is stored once.
+/// A vendor's stored table, as the store writes it. Every such table has the
+/// columns `account`, `id_key`, `event_us` and `written_us` (microseconds since
+/// 1970, UTC) and `raw_json`, then the vendor's own `columns`; the public view
+/// with the documented columns over it, and its indexes, are in `migrations/`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Table {
+    /// The stored table (the public view has its own name).
     pub name: &'static str,
-    /// The column that holds [`Row::time`] in the stored UTC form.
+    /// The generated column that shows `event_us` in the stored UTC text form
+    /// (the one an index leads with).
     pub time_column: &'static str,
-    /// The other stored columns, in the order of [`Row::columns`].
+    /// How `id_key` holds [`Row::id`].
+    pub id: IdForm,
+    /// How a record is found again, to skip or update it.
+    pub key: Key,
+    /// The vendor's other stored columns, in the order of [`Row::columns`].
     pub columns: &'static [&'static str],
+}
+
+/// How a table stores a row's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdForm {
+    /// The id is hex; its bytes are stored (half the size).
+    HexBytes,
+    /// The id's text, as it is.
+    Text,
+}
+
+/// How a stored record is found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// By its event time and id: for ids that hash the record, its time
+    /// included (the table's time index finds it; no index over ids at all).
+    TimeAndId,
+    /// By account and id, through a unique index.
+    Id,
+}
+
+/// A value of a vendor's own stored column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Value {
+        v.map_or(Value::Null, Value::Text)
+    }
 }
 
 /// One normalized record of a vendor's table.
@@ -51,18 +90,13 @@ pub struct Row {
     /// When the event happened.
     pub time: DateTime<Utc>,
     /// Values of [`Table::columns`], in that order.
-    pub columns: Vec<Option<String>>,
+    pub columns: Vec<Value>,
     /// The record as received, insignificant whitespace removed.
     pub raw_json: String,
 }
 
 impl Row {
-    pub fn new(
-        id: String,
-        time: DateTime<Utc>,
-        columns: Vec<Option<String>>,
-        raw_json: String,
-    ) -> Row {
+    pub fn new(id: String, time: DateTime<Utc>, columns: Vec<Value>, raw_json: String) -> Row {
         Row {
             id,
             time,
@@ -73,7 +107,13 @@ impl Row {
 
     /// The bytes of text the row holds.
     pub fn text_len(&self) -> usize {
-        let columns: usize = self.columns.iter().flatten().map(String::len).sum();
+        let columns: usize = (self.columns.iter())
+            .map(|v| match v {
+                Value::Text(t) => t.len(),
+                Value::Int(_) => 8,
+                Value::Null => 0,
+            })
+            .sum();
         self.id.len() + columns + self.raw_json.len()
     }
 }

@@ -4,11 +4,12 @@
 //! increasing across every write to the database, untouched when a row does
 //! not change.
 
+use super::upsert::{upsert, UpsertError, UpsertSql, Wrote};
 use super::{Lease, Result, Store, StoreError};
 use crate::record::{Rejected, Row, StreamKey, Table};
-use crate::time::{fmt_utc, from_micros, parse_stored, to_micros};
+use crate::time::{fmt_utc, parse_stored, to_micros};
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, Statement, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 use std::path::Path;
 
 /// One page to write, and what comes with it.
@@ -33,66 +34,6 @@ pub struct PageCounts {
     pub updated: i64,
     pub unchanged: i64,
     pub rejected: i64,
-}
-
-/// The upsert of one vendor table: insert a new row, else update it if its
-/// `raw_json` changed. Parameters: account, id, time, the table's columns,
-/// raw_json, db_last_updated.
-pub(super) struct UpsertSql {
-    insert: String,
-    update: String,
-}
-
-impl UpsertSql {
-    pub(super) fn new(t: &Table) -> UpsertSql {
-        let n = t.columns.len();
-        let (raw, stamp) = (n + 4, n + 5);
-        let cols: Vec<&str> = t.columns.to_vec();
-        let marks: Vec<String> = (4..4 + n).map(|i| format!("?{i}")).collect();
-        let sets: Vec<String> = cols
-            .iter()
-            .zip(&marks)
-            .map(|(c, m)| format!(", {c} = {m}"))
-            .collect();
-        let list = |v: &[String]| v.iter().map(|c| format!(", {c}")).collect::<String>();
-        let names: Vec<String> = cols.iter().map(|c| c.to_string()).collect();
-        UpsertSql {
-            insert: format!(
-                "INSERT INTO {table} (account, id, {time}{cols}, raw_json, db_last_updated) \
-                 VALUES (?1, ?2, ?3{marks}, ?{raw}, ?{stamp}) ON CONFLICT (account, id) DO NOTHING",
-                table = t.name,
-                time = t.time_column,
-                cols = list(&names),
-                marks = list(&marks),
-            ),
-            update: format!(
-                "UPDATE {table} SET {time} = ?3{sets}, raw_json = ?{raw}, db_last_updated = ?{stamp} \
-                 WHERE account = ?1 AND id = ?2 AND raw_json IS NOT ?{raw}",
-                table = t.name,
-                time = t.time_column,
-                sets = sets.concat(),
-            ),
-        }
-    }
-}
-
-/// Binds one row's parameters to an upsert statement.
-fn bind(
-    stmt: &mut Statement<'_>,
-    account: &str,
-    row: &Row,
-    time: &str,
-    stamp: &str,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(1, account)?;
-    stmt.raw_bind_parameter(2, &row.id)?;
-    stmt.raw_bind_parameter(3, time)?;
-    for (i, v) in row.columns.iter().enumerate() {
-        stmt.raw_bind_parameter(4 + i, v)?;
-    }
-    let n = row.columns.len();
-    stmt.raw_bind_parameter(n + 4, &row.raw_json)?;
-    stmt.raw_bind_parameter(n + 5, stamp)
 }
 
 /// Hands out `db_last_updated` values inside one write transaction.
@@ -128,8 +69,8 @@ impl Stamps {
         })
     }
 
-    fn peek(&self) -> String {
-        fmt_utc(from_micros(self.next))
+    fn peek(&self) -> i64 {
+        self.next
     }
 
     fn take(&mut self) {
@@ -236,8 +177,6 @@ fn write_in(
     } = *page;
     let mut counts = PageCounts::default();
     let account = stream.account.as_str();
-    let mut insert = tx.prepare_cached(&sql.insert).map_err(e)?;
-    let mut update = tx.prepare_cached(&sql.update).map_err(e)?;
     for r in rows {
         if r.columns.len() != table.columns.len() {
             return Err(StoreError::BadRow {
@@ -250,14 +189,24 @@ fn write_in(
                 ),
             });
         }
-        let (time, stamp) = (fmt_utc(r.time), clock.peek());
-        bind(&mut insert, account, r, &time, &stamp).map_err(e)?;
-        let inserted = insert.raw_execute().map_err(e)?;
-        let write = || {
-            bind(&mut update, account, r, &time, &stamp)?;
-            update.raw_execute()
-        };
-        tally(&mut counts, clock, inserted, write).map_err(e)?;
+        match upsert(tx, sql, table, account, r, clock.peek()) {
+            Ok(Wrote::Inserted) => {
+                counts.inserted += 1;
+                clock.take();
+            }
+            Ok(Wrote::Updated) => {
+                counts.updated += 1;
+                clock.take();
+            }
+            Ok(Wrote::Unchanged) => counts.unchanged += 1,
+            Err(UpsertError::Sqlite(error)) => return Err(e(error)),
+            Err(UpsertError::BadRow(detail)) => {
+                return Err(StoreError::BadRow {
+                    table: table.name,
+                    detail,
+                })
+            }
+        }
     }
     counts.rejected = reject_in(tx, stream, rejected, now).map_err(e)?;
     // The stream's state moves with its rows: a later watermark (never an
@@ -305,24 +254,4 @@ fn reject_in(
         stmt.execute(params![key.0, key.1, key.2, r.reason, r.raw_payload, now])?;
     }
     Ok(rejected.len() as i64)
-}
-
-/// Counts one row: inserted, else updated if its content changed, else unchanged.
-/// Only a row that was written consumes a tick of the clock.
-fn tally(
-    counts: &mut PageCounts,
-    clock: &mut Stamps,
-    inserted: usize,
-    update: impl FnOnce() -> rusqlite::Result<usize>,
-) -> rusqlite::Result<()> {
-    if inserted == 1 {
-        counts.inserted += 1;
-        clock.take();
-    } else if update()? == 1 {
-        counts.updated += 1;
-        clock.take();
-    } else {
-        counts.unchanged += 1;
-    }
-    Ok(())
 }

@@ -7,6 +7,7 @@ use chrono::Utc;
 use proptest::prelude::*;
 use std::collections::HashMap;
 
+mod convert;
 mod schema;
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
@@ -29,10 +30,7 @@ fn gong_row(i: usize) -> Row {
         log_type: LogType::AccessLog,
         timestamp: parse_instant("2026-11-20T10:00:00-08:00").unwrap()
             + chrono::Duration::seconds(i as i64),
-        action: Some("GET".into()),
-        resource_type: None,
         resource_id: None,
-        ip_address: Some("10.0.0.1".into()),
         raw_json: format!(
             r#"{{"userId":"{i}","userEmailAddress":"u{i}@example.com","eventTime":"2026-11-20T10:00:00-08:00","logRecord":{{"method":"GET","n":{i}}}}}"#
         ),

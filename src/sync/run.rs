@@ -158,8 +158,12 @@ async fn run_inner(jobs: &mut [Job], range: Range, opts: &Options) -> Result<(),
     for b in distinct_budgets(jobs) {
         b.save(&mut store)?;
     }
+    let wrote = written.iter().any(|w| w.counts.rows_inserted > 0);
     for (job, w) in jobs.iter_mut().zip(written) {
         finish(&mut store, job, w, kind, opts)?;
+    }
+    if wrote {
+        store.analyze()?;
     }
     Ok(())
 }

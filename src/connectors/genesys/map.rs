@@ -5,13 +5,16 @@
 
 use super::*;
 use crate::connectors::json::lossy::Lossy;
-use crate::record::{Row, Table};
+use crate::record::{IdForm, Key, Row, Table};
 
-/// `genesys_audit_log_message`: what the mirror stores beside `raw_json` (the
-/// schema generates every other column from it).
+/// `genesys_log`, under the view `genesys_audit_log_message`: what the mirror
+/// stores beside `raw_json` (the view computes every other column from it).
+/// A message keeps its id when it changes: it is found again by its id.
 pub const TABLE: Table = Table {
-    name: "genesys_audit_log_message",
+    name: "genesys_log",
     time_column: "event_date",
+    id: IdForm::Text,
+    key: Key::Id,
     columns: &["remote_ip_addresses"],
 };
 
@@ -29,7 +32,12 @@ pub struct GenesysRow {
 
 impl From<GenesysRow> for Row {
     fn from(r: GenesysRow) -> Row {
-        Row::new(r.id, r.event_date, vec![r.remote_ip_addresses], r.raw_json)
+        Row::new(
+            r.id,
+            r.event_date,
+            vec![r.remote_ip_addresses.into()],
+            r.raw_json,
+        )
     }
 }
 

@@ -50,6 +50,11 @@ impl LogType {
         }
     }
 
+    /// How the mirror stores it (`gong_log.log_type_code`).
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
     pub fn parse(s: &str) -> Option<LogType> {
         LogType::ALL.into_iter().find(|t| t.as_str() == s)
     }

@@ -5,7 +5,7 @@
 use super::id::{entry_id, IdFields};
 use super::LogType;
 use crate::connectors::json::compact_json;
-use crate::record::{Rejected, Row, Table};
+use crate::record::{IdForm, Key, Rejected, Row, Table, Value as Column};
 use crate::time::parse_instant;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -13,18 +13,16 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// `gong_audit_log_entry`: what the mirror stores beside `raw_json` (the
-/// schema generates the user, impersonator and details columns from it).
+/// `gong_log`, under the view `gong_audit_log_entry`: what the mirror stores
+/// beside `raw_json` (the view computes every other column from it when read;
+/// see `migrations/0006_storage_for_a_million.sql`). The id hashes the entry,
+/// its time included, so an entry is found again by time and id.
 pub const TABLE: Table = Table {
-    name: "gong_audit_log_entry",
+    name: "gong_log",
     time_column: "timestamp",
-    columns: &[
-        "log_type",
-        "action",
-        "resource_type",
-        "resource_id",
-        "ip_address",
-    ],
+    id: IdForm::HexBytes,
+    key: Key::TimeAndId,
+    columns: &["log_type_code", "stored_resource_id"],
 };
 
 /// One `/v2/logs` entry, normalized.
@@ -35,19 +33,16 @@ pub struct GongRow {
     pub log_type: LogType,
     /// `eventTime` as an instant.
     pub timestamp: DateTime<Utc>,
-    pub action: Option<String>,
-    pub resource_type: Option<String>,
+    /// UserActivityLog: the primary key columns of the row it changed, joined
+    /// with `,` (what SQL cannot compute when the view is read); else `None`.
     pub resource_id: Option<String>,
-    pub ip_address: Option<String>,
     /// The entry exactly as received (insignificant whitespace removed).
     pub raw_json: String,
 }
 
 impl From<GongRow> for Row {
     fn from(r: GongRow) -> Row {
-        let log_type = Some(r.log_type.as_str().to_owned());
-        let derived = [r.action, r.resource_type, r.resource_id, r.ip_address];
-        let columns = std::iter::once(log_type).chain(derived).collect();
+        let columns = vec![Column::Int(r.log_type.code()), r.resource_id.into()];
         Row::new(r.id, r.timestamp, columns, r.raw_json)
     }
 }
@@ -95,18 +90,22 @@ pub fn map_entry(log_type: LogType, raw: &str) -> Result<GongRow, Rejected> {
             "eventTime `{shown}` is not an ISO-8601 instant: {err}"
         ))
     })?;
-    let record: Option<Value> = match e.log_record {
-        Some(r) => serde_json::from_str(r.get()).map_err(|err| {
-            reject(format!(
-                "entry does not match Gong's logEntry shape: logRecord: {err}"
-            ))
-        })?,
-        None => None,
-    };
-    if record.as_ref().is_some_and(|r| !r.is_object()) {
+    // An object (or absent): only UserActivityLog's row ids need it parsed.
+    let record = e.log_record.map(RawValue::get).filter(|r| *r != "null");
+    if record.is_some_and(|r| !r.starts_with('{')) {
         return Err(reject("logRecord is not a JSON object".into()));
     }
-    let derived = derive(log_type, record.as_ref().unwrap_or(&Value::Null));
+    let resource_id = match (log_type, record) {
+        (LogType::UserActivityLog, Some(r)) => {
+            let parsed: Value = serde_json::from_str(r).map_err(|err| {
+                reject(format!(
+                    "entry does not match Gong's logEntry shape: logRecord: {err}"
+                ))
+            })?;
+            changed_row_id(&parsed)
+        }
+        _ => None,
+    };
     let fields = IdFields {
         log_type: log_type.as_str(),
         timestamp,
@@ -122,22 +121,12 @@ pub fn map_entry(log_type: LogType, raw: &str) -> Result<GongRow, Rejected> {
         id,
         log_type,
         timestamp,
-        action: derived.action,
-        resource_type: derived.resource_type,
-        resource_id: derived.resource_id,
-        ip_address: derived.ip,
+        resource_id,
         raw_json: compact_json(raw),
     })
 }
 
-#[derive(Debug, Default, PartialEq)]
-struct Derived {
-    action: Option<String>,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    ip: Option<String>,
-}
-
+/// A value as the mirror shows it: a non-empty string, or a number's text.
 fn text(v: &Value, path: &[&str]) -> Option<String> {
     let mut v = v;
     for key in path {
@@ -150,49 +139,23 @@ fn text(v: &Value, path: &[&str]) -> Option<String> {
     }
 }
 
-/// Per-log-type fields (`docs/mirror.md` lists them); `None` when absent.
-fn derive(log_type: LogType, r: &Value) -> Derived {
-    match log_type {
-        LogType::AccessLog => Derived {
-            action: text(r, &["method"]),
-            resource_type: None,
-            resource_id: None,
-            ip: text(r, &["request_headers", "x-forwarded-for"])
-                .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
-                .filter(|s| !s.is_empty()),
-        },
-        LogType::UserActivityLog => {
-            let change = r.get("tableChanges").and_then(|t| t.get(0));
-            let keys: Vec<String> = change
-                .and_then(|c| c.get("rowChanges"))
-                .and_then(|rc| rc.get(0))
-                .and_then(|rc| rc.get("primaryKeyColumns"))
-                .and_then(Value::as_array)
-                .map(|cols| {
-                    cols.iter()
-                        .filter_map(|c| text(c, &["columnValue"]))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let verb_uri = match (
-                text(r, &["httpRequest", "verb"]),
-                text(r, &["httpRequest", "endpointUri"]),
-            ) {
-                (Some(v), Some(u)) => Some(format!("{v} {u}")),
-                (v, u) => v.or(u),
-            };
-            Derived {
-                action: text(r, &["action"]).or(verb_uri),
-                resource_type: change.and_then(|c| text(c, &["tableName"])),
-                resource_id: (!keys.is_empty()).then(|| keys.join(",")),
-                ip: text(r, &["httpRequest", "clientIp"]),
-            }
-        }
-        _ => Derived {
-            action: Some(log_type.as_str().to_owned()),
-            resource_type: Some("call".to_owned()),
-            resource_id: text(r, &["call_id"]),
-            ip: text(r, &["page_viewer_ip"]),
-        },
-    }
+/// UserActivityLog's `resource_id`: the primary key columns of the first row
+/// of the first table it changed, joined with `,`; `None` when there are none.
+/// (The view computes every other derived column from `raw_json` in SQL; this
+/// one needs a loop over an array, which a view cannot do per row cheaply.)
+fn changed_row_id(r: &Value) -> Option<String> {
+    let keys: Vec<String> = r
+        .get("tableChanges")
+        .and_then(|t| t.get(0))
+        .and_then(|c| c.get("rowChanges"))
+        .and_then(|rc| rc.get(0))
+        .and_then(|rc| rc.get("primaryKeyColumns"))
+        .and_then(Value::as_array)
+        .map(|cols| {
+            cols.iter()
+                .filter_map(|c| text(c, &["columnValue"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    (!keys.is_empty()).then(|| keys.join(","))
 }

@@ -18,14 +18,52 @@ fn row(log_type: &str, raw: &str) -> GongRow {
     map_entry(LogType::parse(log_type).unwrap(), raw).unwrap()
 }
 
+/// The derived columns as the mirror's view shows the entry:
+/// `(action, resource_type, resource_id, ip_address)`.
+type Shown = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+fn shown(log_type: &str, raw: &str) -> Shown {
+    use crate::record::{Source, StreamKey};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = crate::store::Store::open(dir.path().join("m.sqlite")).unwrap();
+    let key = StreamKey::new(Source::Gong, "acme", log_type);
+    let r = row(log_type, raw);
+    let id = r.id.clone();
+    store
+        .write_page(&key, &TABLE, &[r.into()], &[], None, None)
+        .unwrap();
+    store
+        .conn()
+        .query_row(
+            "SELECT action, resource_type, resource_id, ip_address FROM gong_audit_log_entry WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+}
+
+fn some(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
 #[test]
 fn maps_an_entry_to_utc_with_derived_fields() {
     let r = row("ExternallySharedCallAccess", ENTRY);
     assert_eq!(fmt_utc(r.timestamp), "2018-02-17T10:30:00.000000Z");
-    assert_eq!(r.action.as_deref(), Some("ExternallySharedCallAccess"));
-    assert_eq!(r.resource_type.as_deref(), Some("call"));
-    assert_eq!(r.resource_id.as_deref(), Some("7782342274025937895"));
-    assert_eq!(r.ip_address.as_deref(), Some("203.0.113.9"));
+    assert_eq!(
+        shown("ExternallySharedCallAccess", ENTRY),
+        (
+            some("ExternallySharedCallAccess"),
+            some("call"),
+            some("7782342274025937895"),
+            some("203.0.113.9")
+        )
+    );
     assert_eq!(r.id.len(), 64);
     assert!(!r.raw_json.contains('\n'), "{}", r.raw_json);
     assert!(
@@ -86,39 +124,37 @@ fn the_id_ignores_key_order_whitespace_and_offset_but_not_content() {
 
 #[test]
 fn derived_fields_per_log_type() {
-    let access = row(
-        "AccessLog",
-        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"method":"GET","request_headers":{"x-forwarded-for":" 198.51.100.4, 10.0.0.1"}}}"#,
-    );
+    let access = r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"method":"GET","request_headers":{"x-forwarded-for":" 198.51.100.4, 10.0.0.1"}}}"#;
     assert_eq!(
-        (access.action.as_deref(), access.ip_address.as_deref()),
-        (Some("GET"), Some("198.51.100.4"))
+        shown("AccessLog", access),
+        (some("GET"), None, None, some("198.51.100.4"))
     );
-    assert_eq!((access.resource_type, access.resource_id), (None, None));
-    let activity = row(
-        "UserActivityLog",
-        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"httpRequest":{"clientIp":"192.0.2.1","verb":"POST","endpointUri":"/ajax/x"},
-            "tableChanges":[{"tableName":"calls","rowChanges":[{"primaryKeyColumns":[{"columnName":"id","columnValue":"42"},{"columnName":"ws","columnValue":7}]}]}]}}"#,
-    );
-    assert_eq!(activity.action.as_deref(), Some("POST /ajax/x"));
-    assert_eq!(activity.resource_type.as_deref(), Some("calls"));
-    assert_eq!(activity.resource_id.as_deref(), Some("42,7"));
-    assert_eq!(activity.ip_address.as_deref(), Some("192.0.2.1"));
-    let named = row(
-        "UserActivityLog",
-        r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"action":"EXPORT_CALLS"}}"#,
-    );
-    assert_eq!(named.action.as_deref(), Some("EXPORT_CALLS"));
-    let bare = row("UserActivityLog", r#"{"eventTime":"2024-01-01T00:00:00Z"}"#);
+    let activity = r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"httpRequest":{"clientIp":"192.0.2.1","verb":"POST","endpointUri":"/ajax/x"},
+            "tableChanges":[{"tableName":"calls","rowChanges":[{"primaryKeyColumns":[{"columnName":"id","columnValue":"42"},{"columnName":"ws","columnValue":7}]}]}]}}"#;
+    assert_eq!(row("UserActivityLog", activity).resource_id, some("42,7"));
     assert_eq!(
+        shown("UserActivityLog", activity),
         (
-            bare.action,
-            bare.resource_type,
-            bare.resource_id,
-            bare.ip_address
-        ),
-        (None, None, None, None)
+            some("POST /ajax/x"),
+            some("calls"),
+            some("42,7"),
+            some("192.0.2.1")
+        )
     );
+    let named = r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"action":"EXPORT_CALLS"}}"#;
+    assert_eq!(shown("UserActivityLog", named).0, some("EXPORT_CALLS"));
+    let numbers = r#"{"eventTime":"2024-01-01T00:00:00Z","logRecord":{"call_id":7782342274025937895,"page_viewer_ip":""}}"#;
+    assert_eq!(
+        shown("UserCallPlay", numbers),
+        (
+            some("UserCallPlay"),
+            some("call"),
+            some("7782342274025937895"),
+            None
+        )
+    );
+    let bare = r#"{"eventTime":"2024-01-01T00:00:00Z"}"#;
+    assert_eq!(shown("UserActivityLog", bare), (None, None, None, None));
 }
 
 #[test]

@@ -122,6 +122,39 @@ fn migration_creates_exactly_the_designed_schema() {
         ),
         ("request_budget", &["source", "account", "day", "requests"]),
         (
+            "gong_log",
+            &[
+                "account",
+                "id_key",
+                "log_type_code",
+                "event_us",
+                "stored_resource_id",
+                "raw_json",
+                "written_us",
+                "timestamp",
+                "user_email",
+                "resource_id",
+                "db_last_updated",
+            ],
+        ),
+        (
+            "genesys_log",
+            &[
+                "account",
+                "id_key",
+                "remote_ip_addresses",
+                "event_us",
+                "raw_json",
+                "written_us",
+                "event_date",
+                "user_name",
+                "service_name",
+                "action",
+                "status",
+                "db_last_updated",
+            ],
+        ),
+        (
             "audit_event",
             &[
                 "source",
@@ -175,7 +208,7 @@ fn a_version_3_mirror_upgrades_keeping_its_runs_and_can_record_stopped_ones() {
     let (_dir, path) = temp_db();
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        for (_, sql) in &MIGRATIONS[..3] {
+        for (_, sql) in &super::super::migrate::MIGRATIONS[..3] {
             conn.execute_batch(sql).unwrap();
         }
         conn.execute_batch(
