@@ -157,6 +157,9 @@ struct SimulateArgs {
     /// Genesys query transactions over longer intervals than this end Failed.
     #[arg(long, value_parser = parse_duration)]
     fail_longer_than: Option<std::time::Duration>,
+    /// Polls a Genesys query transaction answers Queued/Running before it succeeds.
+    #[arg(long, default_value_t = 1)]
+    transaction_polls: u32,
     /// Every Nth Gong entry carries a byte that is not UTF-8.
     #[arg(long, default_value_t = 0)]
     bad_utf8_every: u64,
@@ -531,6 +534,7 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
     cfg.changed_every = a.changed_every;
     cfg.fail_first_transactions = a.fail_first_transactions;
     cfg.fail_transactions_longer_than = a.fail_longer_than;
+    cfg.transaction_polls = a.transaction_polls;
     cfg.bad_utf8_every = a.bad_utf8_every;
     cfg.gong_cursor_ttl = a.cursor_ttl;
     cfg.gong_log_types = a.gong_log_types.clone();

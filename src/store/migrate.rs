@@ -20,7 +20,7 @@ impl Store {
             path: path.clone(),
             error,
         };
-        let mut rebuilt = false;
+        let (mut rebuilt, mut new_file) = (false, None);
         loop {
             let tx = self
                 .conn
@@ -51,7 +51,8 @@ impl Store {
                 return Ok(());
             };
             // A new file has nothing to compact.
-            rebuilt |= current > 0 && REBUILDS.contains(&name);
+            let new_file = *new_file.get_or_insert(current == 0);
+            rebuilt |= !new_file && REBUILDS.contains(&name);
             let applied = tx
                 .execute_batch(sql)
                 .and_then(|()| tx.pragma_update(None, "user_version", current + 1))
