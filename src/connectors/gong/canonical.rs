@@ -43,6 +43,8 @@ pub fn canonical(text: &str) -> Result<String, CanonError> {
         s: text.as_bytes(),
         at: 0,
         depth: 0,
+        members: Vec::new(),
+        scratch: String::new(),
     };
     let mut out = String::with_capacity(text.len());
     p.value(&mut out)?;
@@ -57,6 +59,11 @@ struct Parser<'a> {
     s: &'a [u8],
     at: usize,
     depth: u32,
+    /// The members of the objects being read: key, and the span of the value in
+    /// the output (a stack: an inner object's members sit above its parent's).
+    members: Vec<(Cow<'a, str>, usize, usize)>,
+    /// Where an object's output is copied while it is rewritten in key order.
+    scratch: String,
 }
 
 impl<'a> Parser<'a> {
@@ -157,8 +164,14 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An object's members are written to `out` as read, each remembered by its
+    /// key and its span there; then, unless they came sorted and unrepeated, the
+    /// object is rewritten in key order from one scratch copy.
+    /// Both lists are shared by every object of the text (a stack for nesting),
+    /// so a record costs no allocation per member.
     fn object(&mut self, out: &mut String) -> Result<(), CanonError> {
-        let mut members: Vec<(Cow<'a, str>, String)> = Vec::new();
+        out.push('{');
+        let (base, body) = (self.members.len(), out.len());
         self.ws();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -170,9 +183,14 @@ impl<'a> Parser<'a> {
                 }
                 let key = self.string()?;
                 self.eat(b':', "expected `:`")?;
-                let mut value = String::new();
-                self.value(&mut value)?;
-                members.push((key, value));
+                if self.members.len() > base {
+                    out.push(',');
+                }
+                let start = out.len();
+                push_str(out, &key);
+                out.push(':');
+                self.value(out)?;
+                self.members.push((key, start, out.len()));
                 self.ws();
                 match self.peek() {
                     Some(b',') => self.at += 1,
@@ -184,24 +202,37 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        // Stable: among equal keys the last read stays last, and wins below.
-        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        out.push('{');
-        let mut first = true;
-        for (i, (key, value)) in members.iter().enumerate() {
-            if members.get(i + 1).is_some_and(|next| next.0 == *key) {
-                continue;
-            }
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            push_str(out, key);
-            out.push(':');
-            out.push_str(value);
-        }
+        self.arrange(out, base, body);
         out.push('}');
         Ok(())
+    }
+
+    /// Puts the members `base..`, written from `out[body..]` on, in key order;
+    /// the last of repeated keys wins.
+    fn arrange(&mut self, out: &mut String, base: usize, body: usize) {
+        let members = &mut self.members[base..];
+        let in_order = members
+            .windows(2)
+            .all(|w| w[0].0.as_bytes() < w[1].0.as_bytes());
+        if !in_order {
+            // Stable: among equal keys the last read stays last, and wins below.
+            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            self.scratch.clear();
+            self.scratch.push_str(&out[body..]);
+            out.truncate(body);
+            let mut first = true;
+            for (i, (key, start, end)) in members.iter().enumerate() {
+                if members.get(i + 1).is_some_and(|next| next.0 == *key) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&self.scratch[start - body..end - body]);
+            }
+        }
+        self.members.truncate(base);
     }
 
     /// A string at `"`, unescaped (borrowed when it has no escapes).

@@ -112,8 +112,37 @@ fn number_text() -> impl Strategy<Value = String> {
     ]
 }
 
+/// `v` as JSON text with every object's members in reverse order, each key
+/// first given a stale value (`[stale]`) that the later, real one overrides.
+fn scrambled(v: &Value) -> String {
+    match v {
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(scrambled).collect();
+            format!("[{}]", items.join(","))
+        }
+        Value::Object(members) => {
+            let mut parts = Vec::new();
+            for (k, _) in members.iter() {
+                parts.push(format!("{}:[\"stale\"]", Value::from(k.as_str())));
+            }
+            for (k, v) in members.iter().rev() {
+                parts.push(format!("{}:{}", Value::from(k.as_str()), scrambled(v)));
+            }
+            format!("{{{}}}", parts.join(","))
+        }
+        leaf => leaf.to_string(),
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Members out of order and repeated keys: sorted, and the last value wins.
+    #[test]
+    fn members_are_sorted_and_the_last_repeat_wins(v in value()) {
+        let text = scrambled(&v);
+        prop_assert_eq!(canonical(&text), Ok(v.to_string()), "{}", text);
+    }
 
     /// Any JSON value, compact or pretty: the canonical text is `to_string`'s.
     #[test]
