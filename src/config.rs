@@ -54,7 +54,7 @@ pub enum ConfigError {
 }
 
 /// A validated configuration.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
@@ -62,8 +62,16 @@ pub struct Config {
     /// Every account, vendor by vendor in the registry's order, each in file order.
     pub accounts: Vec<Account>,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
     /// Things that are allowed but unwise, for the caller to log.
     pub warnings: Vec<String>,
+}
+
+/// The `[metrics]` table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSettings {
+    /// Where `run` serves `/metrics`, `/livez` and `/readyz`; none if unset.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// The `[log]` table. `RUST_LOG` and `--log-format` take precedence.
@@ -264,6 +272,9 @@ impl Config {
             self.log.level.as_deref().unwrap_or("info"),
             self.log.format.unwrap_or_default().as_str()
         );
+        if let Some(addr) = self.metrics.listen {
+            let _ = writeln!(out, "\n[metrics]\nlisten = \"{addr}\"");
+        }
         for a in &self.accounts {
             let _ = write!(
                 out,
@@ -353,12 +364,25 @@ pub use parse::Ctx;
 /// Checks a schedule the way the scheduler will parse it: six fields with
 /// seconds first, day-of-month AND day-of-week.
 pub fn check_cron(expr: &str) -> Result<(), String> {
+    parse_cron(expr).map(drop)
+}
+
+/// The schedule's period around `now`: from its last firing at or before
+/// `now` to its next one after (for an irregular schedule, the gap in force);
+/// `None` for a schedule that does not parse or never fires again.
+pub fn schedule_period(expr: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let cron = parse_cron(expr).ok()?;
+    let next = cron.find_next_occurrence(&now, false).ok()?;
+    let last = cron.find_previous_occurrence(&now, true).ok()?;
+    (next - last).to_std().ok()
+}
+
+pub(crate) fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(expr.trim())
-        .map(drop)
         .map_err(|e| format!("`{expr}` is not a cron schedule with seconds ({e}); write six fields, sec min hour day month weekday, in UTC, e.g. \"0 */5 * * * *\""))
 }
 

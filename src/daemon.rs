@@ -5,8 +5,13 @@
 //! a [`Control::Reload`] reads the config again and keeps the old one if the new
 //! one is bad. The caller (`main.rs`) turns signals into controls.
 
+mod notify;
+
+pub use notify::{ConfigFile, ConfigSource, Notice, Notifier, RecordingNotifier, SdNotify};
+
 use crate::config::{Config, ConfigError};
 use crate::http::Policy;
+use crate::metrics::{serve, Metrics};
 use crate::record::{Source, StreamKey};
 use crate::store::{Store, StoreError};
 use crate::streams::{self, Accounts, BuildError, Selector};
@@ -39,6 +44,8 @@ pub enum DaemonError {
     Build(#[from] BuildError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Metrics(#[from] serve::BindError),
     #[error("cannot schedule {what}: {source}")]
     Schedule {
         what: String,
@@ -53,78 +60,6 @@ pub enum Control {
     Reload,
     /// Stop: runs write the pages they hold (SIGTERM, SIGINT; `why` is logged).
     Stop { why: &'static str },
-}
-
-/// What the daemon tells its supervisor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Notice {
-    Ready,
-    Reloading,
-    Stopping,
-    /// One line on what the daemon is doing.
-    Status(String),
-    /// Alive: the scheduler ticks.
-    Watchdog,
-}
-
-/// Hears the daemon's notices: systemd ([`SdNotify`]), or a test.
-pub trait Notifier: Send + Sync {
-    fn notify(&self, notices: &[Notice]);
-    /// How often the supervisor wants [`Notice::Watchdog`], if it does.
-    fn watchdog_interval(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// sd_notify, when systemd listens (`NOTIFY_SOCKET`); otherwise nothing.
-pub struct SdNotify;
-
-impl Notifier for SdNotify {
-    fn notify(&self, notices: &[Notice]) {
-        use sd_notify::NotifyState as S;
-        let monotonic = S::monotonic_usec_now().ok();
-        let mut states = Vec::new();
-        for n in notices {
-            match n {
-                Notice::Ready => states.push(S::Ready),
-                Notice::Reloading => states.extend(
-                    [Some(S::Reloading), monotonic.clone()]
-                        .into_iter()
-                        .flatten(),
-                ),
-                Notice::Stopping => states.push(S::Stopping),
-                Notice::Status(s) => states.push(S::Status(s)),
-                Notice::Watchdog => states.push(S::Watchdog),
-            }
-        }
-        if let Err(e) = sd_notify::notify(&states) {
-            tracing::debug!("sd_notify failed: {e}");
-        }
-    }
-
-    fn watchdog_interval(&self) -> Option<Duration> {
-        sd_notify::watchdog_enabled()
-    }
-}
-
-/// Where the daemon's config comes from, then and at each reload.
-pub trait ConfigSource: Send + Sync {
-    fn load(&self) -> Result<Config, ConfigError>;
-    /// Where it is, for log lines.
-    fn describe(&self) -> String;
-}
-
-/// The config file at a path.
-pub struct ConfigFile(pub PathBuf);
-
-impl ConfigSource for ConfigFile {
-    fn load(&self) -> Result<Config, ConfigError> {
-        Config::load(&self.0)
-    }
-
-    fn describe(&self) -> String {
-        self.0.display().to_string()
-    }
 }
 
 impl DaemonError {
@@ -143,6 +78,11 @@ pub async fn run(
     notifier: Arc<dyn Notifier>,
 ) -> Result<(), DaemonError> {
     let d = Daemon::new(notifier);
+    // Bound first: a port in use is refused before anything is scheduled.
+    let endpoint = match config.metrics.listen {
+        Some(addr) => Some(d.serve_metrics(addr, &config).await?),
+        None => None,
+    };
     let sched = JobScheduler::new()
         .await
         .map_err(DaemonError::schedule("the scheduler"))?;
@@ -165,7 +105,19 @@ pub async fn run(
         .map(|every| tokio::spawn(d.clone().watchdog(every)));
     let why = loop {
         match control.recv().await {
-            Some(Control::Reload) => d.reload(&sched, source, &mut current).await,
+            Some(Control::Reload) => {
+                let Some(new) = d.reload(&sched, source, &mut current).await else {
+                    continue;
+                };
+                if new.metrics.listen != config.metrics.listen {
+                    tracing::warn!(
+                        "[metrics] listen changed; the change takes effect at the next start"
+                    );
+                }
+                if let Some(e) = &endpoint {
+                    e.set_config(Arc::new(new));
+                }
+            }
             Some(Control::Stop { why }) => break why,
             None => break "the controlling channel closed",
         }
@@ -238,6 +190,8 @@ struct Daemon {
     /// so runs of the old and the new config share one rate.
     accounts: Mutex<Accounts>,
     notifier: Arc<dyn Notifier>,
+    /// What every run counts, served at `[metrics] listen` if set.
+    metrics: Arc<Metrics>,
 }
 
 impl Daemon {
@@ -251,7 +205,31 @@ impl Daemon {
             heartbeat: Mutex::new(Instant::now()),
             accounts: Mutex::new(Accounts::default()),
             notifier,
+            metrics: Arc::new(Metrics::new()),
         })
+    }
+
+    /// Serves `/metrics`, `/livez` and `/readyz` on `addr` until the daemon stops.
+    async fn serve_metrics(
+        &self,
+        addr: std::net::SocketAddr,
+        config: &Config,
+    ) -> Result<Arc<serve::Endpoint>, DaemonError> {
+        let listener = serve::bind(addr).await?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        let endpoint = Arc::new(serve::Endpoint::new(
+            self.metrics.clone(),
+            Arc::new(config.clone()),
+            crate::clock::system(),
+        ));
+        let (e, stop) = (endpoint.clone(), self.cancel.clone());
+        tokio::spawn(async move {
+            if let Err(error) = serve::serve(listener, e, stop.cancelled_owned()).await {
+                tracing::error!("the metrics endpoint on {addr} stopped: {error}");
+            }
+        });
+        tracing::info!("serving /metrics, /livez and /readyz on http://{addr}");
+        Ok(endpoint)
     }
 
     fn notify(&self, notices: &[Notice]) {
@@ -373,6 +351,7 @@ impl Daemon {
             let opts = Options {
                 owner: d.owner.clone(),
                 cancel: d.cancel.clone(),
+                metrics: Some(d.metrics.clone()),
                 ..Options::new(db)
             };
             let report = run_stream(stream, Range::Incremental, opts).await;
@@ -424,13 +403,14 @@ impl Daemon {
         s
     }
 
-    /// A reload: a new config replaces the jobs; a bad one changes nothing.
+    /// A reload: a new config replaces the jobs (and is returned); a bad one
+    /// changes nothing.
     async fn reload(
         self: &Arc<Self>,
         sched: &JobScheduler,
         source: &dyn ConfigSource,
         current: &mut Generation,
-    ) {
+    ) -> Option<Config> {
         self.notify(&[Notice::Reloading]);
         let armed = match source.load() {
             Ok(config) => {
@@ -456,12 +436,15 @@ impl Daemon {
                     next.streams
                 );
                 *current = next;
+                self.notify(&[Notice::Ready, Notice::Status(self.status_line())]);
+                Some(config)
             }
             Err(e) => {
-                tracing::error!("SIGHUP: config not reloaded, the running one stays in force: {e}")
+                tracing::error!("SIGHUP: config not reloaded, the running one stays in force: {e}");
+                self.notify(&[Notice::Ready, Notice::Status(self.status_line())]);
+                None
             }
         }
-        self.notify(&[Notice::Ready, Notice::Status(self.status_line())]);
     }
 
     /// Pings systemd's watchdog at half its interval, while the scheduler's
@@ -494,12 +477,7 @@ fn jitter_for(schedule: &str) -> Duration {
 
 /// The shortest time between the next few firings of a cron schedule.
 fn shortest_gap(schedule: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(schedule)
-        .ok()?;
+    let cron = crate::config::parse_cron(schedule).ok()?;
     let mut at = cron.find_next_occurrence(&now, false).ok()?;
     let mut gap: Option<Duration> = None;
     for _ in 0..4 {
@@ -558,31 +536,6 @@ fn log_report(r: &Report) {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Notices kept in order, for tests.
-#[derive(Default)]
-pub struct RecordingNotifier {
-    pub notices: Mutex<Vec<Notice>>,
-    /// What [`Notifier::watchdog_interval`] answers.
-    pub watchdog: Option<Duration>,
-}
-
-impl RecordingNotifier {
-    /// How many of the notices so far `pick` accepts.
-    pub fn count(&self, pick: impl Fn(&Notice) -> bool) -> usize {
-        lock(&self.notices).iter().filter(|n| pick(n)).count()
-    }
-}
-
-impl Notifier for RecordingNotifier {
-    fn notify(&self, notices: &[Notice]) {
-        lock(&self.notices).extend_from_slice(notices);
-    }
-
-    fn watchdog_interval(&self) -> Option<Duration> {
-        self.watchdog
-    }
 }
 
 #[cfg(test)]

@@ -175,12 +175,33 @@ pub enum Verdict<T> {
     Fail(HttpError),
 }
 
-/// Counters of one run of one stream, read by the engine into `sync_runs`.
+/// Counters of one run of one stream, read by the engine into `sync_runs`,
+/// and who else sees each request (the metrics), if anyone.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub requests: AtomicU64,
     pub retries: AtomicU64,
     pub token_refreshes: AtomicU64,
+    pub observer: Option<Arc<dyn Observe>>,
+}
+
+impl Counters {
+    /// Counters whose requests `observer` sees too.
+    pub fn observed(observer: Option<Arc<dyn Observe>>) -> Counters {
+        Counters {
+            observer,
+            ..Counters::default()
+        }
+    }
+}
+
+/// Sees every try of every request of one account.
+pub trait Observe: Send + Sync + std::fmt::Debug {
+    /// A try ended: with the HTTP status it got, or none (a network error or a
+    /// timeout), after `elapsed` (headers and body).
+    fn request(&self, status: Option<StatusCode>, elapsed: Duration);
+    /// A try is about to be repeated.
+    fn retry(&self);
 }
 
 /// Spacing between requests of one account: at most one per `interval`, and
@@ -337,6 +358,9 @@ impl HttpClient {
             let deadline = try_deadline(&self.policy, spent);
             let sent = send(build(&self.client), deadline, self.policy.max_body_bytes).await;
             spent += started.elapsed();
+            if let Some(o) = &counters.observer {
+                o.request(sent.as_ref().ok().map(|r| r.status), started.elapsed());
+            }
             let failure = match self.judged(sent, what, &mut judge)? {
                 Ok(t) => return Ok(t),
                 Err(failure) => failure,
@@ -367,6 +391,9 @@ impl HttpClient {
                 }
             };
             counters.retries.fetch_add(1, Relaxed);
+            if let Some(o) = &counters.observer {
+                o.retry();
+            }
             tokio::time::sleep(wait).await;
         }
     }

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod http;
 pub mod lease;
 pub mod logging;
+pub mod metrics;
 pub mod probe;
 pub mod progress;
 pub mod record;

@@ -9,7 +9,7 @@ use auditmirror::store::{Store, StoreError};
 use auditmirror::streams::{self, BuildError, Selector};
 use auditmirror::sync::{Options, Outcome, Range, Report};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Exit codes users script against.
@@ -90,6 +90,10 @@ struct Selectors {
     /// for it (e.g. 10m) instead of skipping the stream.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     wait: std::time::Duration,
+    /// Also write the run's metrics here in Prometheus text, for node_exporter's
+    /// textfile collector (e.g. /var/lib/node_exporter/auditmirror.prom).
+    #[arg(long, value_name = "PATH")]
+    metrics_textfile: Option<PathBuf>,
 }
 
 impl Selectors {
@@ -328,12 +332,13 @@ fn daemon(path: PathBuf, config: Config) -> Result<(), Failure> {
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     result?.map_err(|e| match e {
         DaemonError::Store(e) | DaemonError::Build(BuildError::Store(e)) => db_failure(e),
-        e @ (DaemonError::Config(_) | DaemonError::Build(_) | DaemonError::Schedule { .. }) => {
-            Failure {
-                code: EXIT_USAGE,
-                error: e.into(),
-            }
-        }
+        e @ (DaemonError::Config(_)
+        | DaemonError::Build(_)
+        | DaemonError::Metrics(_)
+        | DaemonError::Schedule { .. }) => Failure {
+            code: EXIT_USAGE,
+            error: e.into(),
+        },
     })
 }
 
@@ -380,9 +385,16 @@ async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<
         },
     })?;
     drop(store);
+    let textfile = sel
+        .metrics_textfile
+        .as_deref()
+        .map(textfile_dir)
+        .transpose()?;
+    let metrics = textfile.map(|_| std::sync::Arc::new(auditmirror::metrics::Metrics::new()));
     let opts = Options {
         wait: sel.wait,
         progress: auditmirror::progress::bars(),
+        metrics: metrics.clone(),
         ..Options::new(config.database_path.clone())
     };
     // SIGTERM or Ctrl-C: write the pages in hand, then stop.
@@ -396,7 +408,40 @@ async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<
     for r in &reports {
         println!("{r}");
     }
-    outcome(&reports)
+    let ended = outcome(&reports);
+    let (Some(path), Some(m)) = (textfile, metrics) else {
+        return ended;
+    };
+    // Written whatever the outcome: a failed run is what the alert is for.
+    let store = Store::open_read_only(&config.database_path).ok().flatten();
+    let written = m.write_textfile(path, store.as_ref(), config, auditmirror::clock::now());
+    match (written, ended) {
+        (Ok(()), ended) => ended,
+        (Err(e), Ok(())) => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: e.into(),
+        }),
+        (Err(e), Err(failure)) => {
+            tracing::error!("{e}");
+            Err(failure)
+        }
+    }
+}
+
+/// `--metrics-textfile`'s path, once its directory is known to exist (checked
+/// before the sync, so a typo is a usage error, not a lost run's metrics).
+fn textfile_dir(path: &Path) -> Result<&Path, Failure> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if dir.is_some_and(|d| !d.is_dir()) {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            error: anyhow::anyhow!(
+                "--metrics-textfile {}: its directory does not exist; create it, or point at node_exporter's --collector.textfile.directory",
+                path.display()
+            ),
+        });
+    }
+    Ok(path)
 }
 
 /// Exit 0 when every stream succeeded or was skipped; 3 when any failed because

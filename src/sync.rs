@@ -92,6 +92,8 @@ pub struct Options {
     /// as stopped. The watermark never moves past what was written.
     pub cancel: CancellationToken,
     pub progress: Option<ProgressFn>,
+    /// Counts records, requests and runs, if set.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// The time runs are planned and recorded at.
     pub clock: Arc<dyn Clock>,
 }
@@ -107,6 +109,7 @@ impl Options {
             wait: Duration::ZERO,
             cancel: CancellationToken::new(),
             progress: None,
+            metrics: None,
             clock: crate::clock::system(),
         }
     }

@@ -20,6 +20,12 @@ struct RawLog {
     format: Text,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Text,
+}
+
 /// The file being read: where it is, its text, and the instant it is read at.
 /// Vendors validate their keys with its helpers, so errors read alike.
 pub struct Ctx<'a> {
@@ -69,17 +75,18 @@ impl<'a> Ctx<'a> {
 
     pub(super) fn build(&self) -> Res<Config> {
         let doc = DeTable::parse(self.src).map_err(|e| self.syntax(e))?;
-        let (mut database, mut defaults, mut log) = (None, None, None);
+        let (mut database, mut defaults, mut log, mut metrics) = (None, None, None, None);
         let mut vendor_tables: Vec<(Source, Spanned<DeValue<'a>>)> = Vec::new();
         for (key, value) in doc.into_inner() {
             match key.get_ref().as_ref() {
                 "database" => database = Some(self.typed::<RawDatabase>(value)?),
                 "defaults" => defaults = Some(self.typed::<RawDefaults>(value)?),
                 "log" => log = Some(self.typed::<RawLog>(value)?),
+                "metrics" => metrics = Some(self.typed::<RawMetrics>(value)?),
                 other => match Source::parse(other) {
                     Some(source) => vendor_tables.push((source, value)),
                     None => {
-                        let known: Vec<&str> = ["database", "defaults", "log"]
+                        let known: Vec<&str> = ["database", "defaults", "log", "metrics"]
                             .into_iter()
                             .chain(Source::ALL.map(Source::as_str))
                             .collect();
@@ -133,8 +140,29 @@ impl<'a> Ctx<'a> {
                 .map(|l| self.log(l))
                 .transpose()?
                 .unwrap_or_default(),
+            metrics: self.metrics(metrics.as_ref())?,
             warnings,
         })
+    }
+
+    fn metrics(&self, raw: Option<&RawMetrics>) -> Res<MetricsSettings> {
+        let Some(listen) = raw.and_then(|r| r.listen.as_ref()) else {
+            return Ok(MetricsSettings::default());
+        };
+        let addr = listen
+            .get_ref()
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| {
+                self.err(
+                    listen.span(),
+                    "metrics.listen",
+                    format!(
+                        "`{}` is not an address and port; write e.g. \"127.0.0.1:9464\"",
+                        listen.get_ref()
+                    ),
+                )
+            })?;
+        Ok(MetricsSettings { listen: Some(addr) })
     }
 
     fn log(&self, raw: &RawLog) -> Res<LogSettings> {

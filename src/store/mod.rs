@@ -203,6 +203,37 @@ impl Store {
         Ok(Some(store))
     }
 
+    /// Whether this process could write the mirror now, without writing (and
+    /// without waiting for a writer's lock): the file opens for writing and
+    /// its schema is one this binary knows.
+    pub fn check_writable(path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref().to_path_buf();
+        let err = |error| StoreError::Sqlite {
+            path: path.clone(),
+            error,
+        };
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE).map_err(err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err)?;
+        // SQLite opens a file it may not write read-only, and says so here.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(err)? {
+            return Err(err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+                Some("the mirror opened read-only".to_owned()),
+            )));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
+    }
+
     fn with(conn: Connection, path: PathBuf) -> Store {
         Store {
             conn,

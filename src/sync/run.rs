@@ -5,7 +5,7 @@
 
 use super::fetch::{produce, Fetched};
 use super::lease::{acquire, LeaseKeeper};
-use super::writer::{write_pages, Msg, Target, Written};
+use super::writer::{write_pages, Msg, Seen, Target, Written};
 use super::{plan, DailyBudget, Halt, Options, Outcome, Range, Report, Stream};
 use crate::connector::{ConnectorError, Window};
 use crate::http::{cap, Counters, ErrorClass, MAX_ERROR_BYTES};
@@ -111,6 +111,9 @@ pub async fn run_all(streams: Vec<Arc<Stream>>, range: Range, opts: Options) -> 
             if j.report.elapsed.is_zero() {
                 j.report.elapsed = started.elapsed();
             }
+            if let Some(m) = &opts.metrics {
+                m.run_ended(&j.report.key, j.report.outcome.name());
+            }
             j.report
         })
         .collect()
@@ -139,10 +142,13 @@ async fn run_inner(jobs: &mut [Job], range: Range, opts: &Options) -> Result<(),
         opts.lease_ttl / 3,
     );
     let targets = jobs.iter().map(|j| target(j, kind)).collect();
-    let (progress, clock) = (opts.progress.clone(), opts.clock.clone());
+    let seen = Seen {
+        progress: opts.progress.clone(),
+        metrics: opts.metrics.clone(),
+        clock: opts.clock.clone(),
+    };
     // Spawned now, not when first awaited: the fetchers need it draining.
-    let writer =
-        tokio::task::spawn_blocking(move || write_pages(store, rx, targets, progress, clock));
+    let writer = tokio::task::spawn_blocking(move || write_pages(store, rx, targets, seen));
     for (i, handle) in fetchers {
         let (end, done) = handle.await.map_err(|e| RunError::Task(e.to_string()))?;
         jobs[i].report.elapsed = done - started;
@@ -219,7 +225,9 @@ async fn prepare(
                     run_id,
                     window: plan.window,
                     stop: Arc::new(Halt::default()),
-                    counters: Arc::new(Counters::default()),
+                    counters: Arc::new(Counters::observed(
+                        opts.metrics.as_ref().map(|m| m.observer(&job.report.key)),
+                    )),
                     fetched: None,
                 });
             }
@@ -404,6 +412,17 @@ fn finish(
 }
 
 impl Outcome {
+    /// The outcome's one word, as metrics label it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Stopped => "stopped",
+            Outcome::Unavailable { .. } => "unavailable",
+        }
+    }
+
     /// A failed run's outcome (or, when the tenant lacks the stream, an
     /// unavailable one) and the error to store.
     fn failed(

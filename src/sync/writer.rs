@@ -7,6 +7,7 @@
 use super::{DailyBudget, Halt, Progress, ProgressFn};
 use crate::clock::Clock;
 use crate::connector::{Page, Window};
+use crate::metrics::Metrics;
 use crate::record::{StreamKey, Table};
 use crate::store::{Lease, PageWrite, RunCounts, Store, StoreError};
 use chrono::{DateTime, Utc};
@@ -48,14 +49,20 @@ pub(super) struct Written {
     reached: Option<DateTime<Utc>>,
 }
 
+/// Who hears of each page written, and the clock it is written at.
+pub(super) struct Seen {
+    pub(super) progress: Option<ProgressFn>,
+    pub(super) metrics: Option<Arc<Metrics>>,
+    pub(super) clock: Arc<dyn Clock>,
+}
+
 /// Writes the pages `rx` brings until every fetcher is done; `targets[i]` is
 /// stream `i`'s (`None`: it has no lease and gets no pages).
 pub(super) fn write_pages(
     mut store: Store,
     mut rx: mpsc::Receiver<Msg>,
     targets: Vec<Option<Target>>,
-    progress: Option<ProgressFn>,
-    clock: Arc<dyn Clock>,
+    seen: Seen,
 ) -> (Store, Vec<Written>) {
     let mut out: Vec<Written> = targets
         .iter()
@@ -75,11 +82,14 @@ pub(super) fn write_pages(
         }
         batch.retain(|m| targets[m.stream].is_some() && out[m.stream].error.is_none());
         let results = commit(&mut store, &batch, &targets);
-        let now = clock.now();
+        let now = seen.clock.now();
         for (m, result) in batch.drain(..).zip(results) {
             let (i, w) = (m.stream, &mut out[m.stream]);
             let Some(t) = &targets[i] else { continue };
             let written = result.and_then(|c| {
+                if let Some(m) = &seen.metrics {
+                    m.page_written(&t.key, &c);
+                }
                 w.counts.add_page(c);
                 t.budget.as_ref().map_or(Ok(()), |b| b.save(&mut store))
             });
@@ -92,7 +102,7 @@ pub(super) fn write_pages(
             if let Some(end) = m.window_end {
                 w.reached = Some(end);
             }
-            report(&progress, t, w);
+            report(&seen.progress, t, w);
         }
     }
     (store, out)
