@@ -287,6 +287,7 @@ impl HttpClient {
         pacer: Option<Pacer>,
         budget: Option<Arc<dyn Budget>>,
     ) -> Result<HttpClient, HttpError> {
+        install_tls();
         // No client-wide timeout: each try gets its own deadline (`retry::try_deadline`).
         let client = Client::builder()
             .user_agent(concat!("auditmirror/", env!("CARGO_PKG_VERSION")))
@@ -438,6 +439,12 @@ impl HttpClient {
     }
 }
 
+/// Makes rustls with ring this process's TLS (see Cargo.toml): every reqwest
+/// client is built after it. Idempotent.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// One try: headers and the whole body within `deadline`, the body read in
 /// chunks and refused past `max_body` (memory never holds more than the cap).
 async fn send(req: RequestBuilder, deadline: Duration, max_body: u64) -> Result<Reply, SendError> {
@@ -488,7 +495,18 @@ fn describe(e: &reqwest::Error) -> String {
         "request failed"
     };
     // The URL may carry a cursor; it carries no secret (those go in headers).
-    format!("{kind}: {e}")
+    let mut text = format!("{kind}: {e}");
+    // The cause is in the sources (a refused certificate, a reset connection).
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

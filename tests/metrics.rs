@@ -75,6 +75,7 @@ async fn wait_for<T>(_what: &str, mut f: impl FnMut() -> Option<T>) -> Option<T>
 }
 
 async fn get(url: &str, accept: Option<&str>) -> (u16, String, String) {
+    auditmirror::http::install_tls();
     let mut req = reqwest::Client::new().get(url);
     if let Some(a) = accept {
         req = req.header("accept", a);

@@ -90,6 +90,7 @@ struct Api {
 
 impl Api {
     async fn new(sim: &SimHandle) -> Api {
+        auditmirror::http::install_tls();
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
         let (http, base) = (http.build().unwrap(), sim.base_url());
         let mut api = Api {

@@ -65,6 +65,7 @@ struct Client {
 impl Client {
     fn new(sim: &SimHandle) -> Client {
         let c = &sim.state.cfg.credentials;
+        auditmirror::http::install_tls();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
             .build()
@@ -515,6 +516,7 @@ async fn transport_faults_can_be_switched_on_and_off() {
     assert_eq!(client.get(&with_cursor).await.0, StatusCode::OK);
     // A hung request never answers: the client's timeout is what ends it.
     Faults::set(&f.hang_every, 1);
+    auditmirror::http::install_tls();
     let quick = reqwest::Client::builder()
         .timeout(std::time::Duration::from_millis(300))
         .build()

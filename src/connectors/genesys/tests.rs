@@ -528,6 +528,7 @@ async fn proxy(
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, Uri};
     let target = h.base_url();
+    crate::http::install_tls();
     let client = reqwest::Client::new();
     let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (target, client) = (target.clone(), client.clone());
