@@ -1,207 +1,25 @@
-//! The `auditmirror` command line: parses arguments, loads the config, calls the
-//! library, and turns errors into exit codes (README, "Exit codes"). No other logic lives here.
+//! The `auditmirror` command line's dispatch: parses arguments (their grammar is
+//! `cli.rs`), loads the config, calls the library, and turns errors into exit
+//! codes (README, "Exit codes"). No other logic lives here.
 
 use anyhow::Context as _;
 use auditmirror::config::{Config, LogFormat};
 use auditmirror::connector::Window;
 use auditmirror::record::Source;
 use auditmirror::store::{Store, StoreError};
-use auditmirror::streams::{self, BuildError, Selector};
+use auditmirror::streams::{self, BuildError};
 use auditmirror::sync::{Options, Outcome, Range, Report};
-use clap::{Parser, Subcommand};
+use clap::Parser as _;
+use cli::{Cli, Command, Selectors, SimulateArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+mod cli;
 
 /// Exit codes users script against.
 const EXIT_STREAM_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_DATABASE: u8 = 3;
-
-#[derive(Parser)]
-#[command(
-    name = "auditmirror",
-    version,
-    about = "Mirror Gong and Genesys Cloud audit logs into SQLite"
-)]
-struct Cli {
-    /// The config file.
-    #[arg(
-        long,
-        global = true,
-        env = "AUDITMIRROR_CONFIG",
-        default_value = "auditmirror.toml"
-    )]
-    config: PathBuf,
-    /// Log lines as text, or JSON objects for log shippers (default: the
-    /// config's `[log] format`, else text).
-    #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormat>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Validate the config and print it resolved, secrets redacted.
-    CheckConfig {
-        /// Also try each account's credentials with one cheap request.
-        #[arg(long)]
-        connect: bool,
-    },
-    /// The daemon: every stream syncs on its schedule until SIGTERM.
-    Run,
-    /// Per stream: watermark, lag, last run, rows, last error.
-    Status {
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
-    /// One incremental pass over the selected streams, then exit.
-    Sync(Selectors),
-    /// Re-read a bounded range of the selected streams; watermarks stay where they are.
-    Backfill {
-        /// Start: an RFC 3339 instant, or a duration back from now (e.g. 7d).
-        #[arg(long, value_parser = parse_when)]
-        from: chrono::DateTime<chrono::Utc>,
-        /// End (exclusive), in the same forms.
-        #[arg(long, value_parser = parse_when)]
-        to: chrono::DateTime<chrono::Utc>,
-        #[command(flatten)]
-        selectors: Selectors,
-    },
-    /// Start the simulators, sync everything into ./auditmirror-demo.sqlite, show what is there.
-    Demo,
-    /// Serve the fake Gong and Genesys APIs on loopback until stopped.
-    Simulate(Box<SimulateArgs>),
-}
-
-#[derive(clap::Args)]
-struct Selectors {
-    /// Only this source.
-    #[arg(long, value_enum)]
-    source: Option<Source>,
-    /// Only this account (its `name` in the config).
-    #[arg(long)]
-    account: Option<String>,
-    /// Only this stream (a Gong log type, or `audits`).
-    #[arg(long)]
-    stream: Option<String>,
-    /// When another process (the daemon) is syncing a stream, wait this long
-    /// for it (e.g. 10m) instead of skipping the stream.
-    #[arg(long, value_parser = parse_duration, default_value = "0s")]
-    wait: std::time::Duration,
-}
-
-impl Selectors {
-    fn selector(&self) -> Selector {
-        Selector {
-            source: self.source,
-            account: self.account.clone(),
-            stream: self.stream.clone(),
-        }
-    }
-}
-
-fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    auditmirror::time::parse_instant(s)
-        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(auditmirror::clock::now(), d)))
-        .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
-}
-
-#[derive(clap::Args)]
-struct SimulateArgs {
-    /// Loopback address to serve both APIs on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: std::net::SocketAddr,
-    /// Seed of the generated data; the same seed serves the same data.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Days of history before now.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Stop the data at start-up instead of letting new events arrive as time passes.
-    #[arg(long)]
-    finite: bool,
-    /// Gong entries per day and log type.
-    #[arg(long, default_value_t = 500)]
-    gong_per_day: u64,
-    /// Genesys audit messages per day.
-    #[arg(long, default_value_t = 1000)]
-    genesys_per_day: u64,
-    /// Answer 429 above this many Gong requests per second (Gong's default is 3).
-    #[arg(long)]
-    gong_rps: Option<f64>,
-    /// Answer 429 above this many Genesys requests per minute and token (default 300).
-    #[arg(long)]
-    genesys_rpm: Option<u32>,
-    /// Lifetime of Genesys access tokens, e.g. 30s.
-    #[arg(long, value_parser = parse_duration, default_value = "1d")]
-    token_ttl: std::time::Duration,
-    /// Share of events (0 to 1) served only `--late-delay` after their time.
-    #[arg(long, default_value_t = 0.0)]
-    late_fraction: f64,
-    #[arg(long, value_parser = parse_duration, default_value = "1m")]
-    late_delay: std::time::Duration,
-    /// Every Nth record is malformed (bad timestamp or wrong types).
-    #[arg(long, default_value_t = 0)]
-    malformed_every: u64,
-    /// Every Nth Gong page repeats the previous page's last entry.
-    #[arg(long, default_value_t = 0)]
-    duplicate_every: u64,
-    /// Every Nth Genesys message changes each time the data's revision moves.
-    #[arg(long, default_value_t = 0)]
-    changed_every: u64,
-    /// The first N Genesys query transactions end Failed.
-    #[arg(long, default_value_t = 0)]
-    fail_first_transactions: u32,
-    /// Genesys query transactions over longer intervals than this end Failed.
-    #[arg(long, value_parser = parse_duration)]
-    fail_longer_than: Option<std::time::Duration>,
-    /// Polls a Genesys query transaction answers Queued/Running before it succeeds.
-    #[arg(long, default_value_t = 1)]
-    transaction_polls: u32,
-    /// Every Nth Gong entry carries a byte that is not UTF-8.
-    #[arg(long, default_value_t = 0)]
-    bad_utf8_every: u64,
-    /// Gong cursors older than this are refused as expired, e.g. 1s.
-    #[arg(long, value_parser = parse_duration)]
-    cursor_ttl: Option<std::time::Duration>,
-    /// The only Gong log types the tenant has (others answer 400), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    gong_log_types: Option<Vec<String>>,
-    /// Genesys refuses query intervals longer than this with a 400, e.g. 6h.
-    #[arg(long, value_parser = parse_duration)]
-    max_interval: Option<std::time::Duration>,
-    /// Every Nth request answers 429 with Retry-After: 1.
-    #[arg(long, default_value_t = 0)]
-    fault_429_every: u32,
-    /// Every Nth request starts a burst of --fault-5xx-burst server errors.
-    #[arg(long, default_value_t = 0)]
-    fault_5xx_every: u32,
-    #[arg(long, default_value_t = 1)]
-    fault_5xx_burst: u32,
-    /// Every Nth request is delayed by --slow-ms.
-    #[arg(long, default_value_t = 0)]
-    fault_slow_every: u32,
-    #[arg(long, default_value_t = 2000)]
-    slow_ms: u32,
-    /// Every Nth request is never answered.
-    #[arg(long, default_value_t = 0)]
-    fault_hang_every: u32,
-    /// Every Nth successful response is cut in half.
-    #[arg(long, default_value_t = 0)]
-    fault_truncate_every: u32,
-    /// Every Nth request with a cursor is told the cursor expired.
-    #[arg(long, default_value_t = 0)]
-    fault_expire_cursor_every: u32,
-    /// Write every record served at start-up to FILE, one JSON object per line.
-    #[arg(long)]
-    truth: Option<PathBuf>,
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    auditmirror::time::parse_duration(s)
-}
 
 /// `config OK: 1 Gong and 2 Genesys account(s), 7 stream(s)`.
 fn config_summary(config: &Config) -> String {
