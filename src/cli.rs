@@ -41,11 +41,22 @@ pub enum Command {
     },
     /// The daemon: every stream syncs on its schedule until SIGTERM.
     Run,
-    /// Per stream: watermark, lag, last run, rows, last error.
+    /// Per stream: watermark, lag, last run, rows, last error. Reads only the
+    /// mirror: needs no secret.
+    #[command(after_help = STATUS_CHECK_HELP)]
     Status {
         /// Print JSON for scripts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "check")]
         json: bool,
+        /// For monitoring: print one summary line and exit 0 (OK), 1 (WARNING:
+        /// a stream lags) or 2 (CRITICAL: a stream is failing), as Nagios
+        /// plugins do.
+        #[arg(long)]
+        check: bool,
+        /// With --check: the lag past which a stream is late, e.g. 30m (default:
+        /// each stream's settle plus three periods of its schedule).
+        #[arg(long, requires = "check", value_parser = parse_duration)]
+        max_lag: Option<std::time::Duration>,
     },
     /// One incremental pass over the selected streams, then exit.
     Sync(Selectors),
@@ -65,6 +76,15 @@ pub enum Command {
     /// Serve the fake Gong and Genesys APIs on loopback until stopped.
     Simulate(Box<SimulateArgs>),
 }
+
+const STATUS_CHECK_HELP: &str = "\
+With --check, a stream is:
+  failing (CRITICAL, exit 2)  its last run failed;
+  lagging (WARNING, exit 1)   its watermark is further behind now than --max-lag,
+                              or it never synced;
+  fine    (OK, exit 0)        otherwise, or when its vendor says the tenant does
+                              not have it (unavailable).
+A database error exits 3 (UNKNOWN to Nagios).";
 
 #[derive(clap::Args)]
 pub struct Selectors {

@@ -3,9 +3,10 @@
 //! codes (README, "Exit codes"). No other logic lives here.
 
 use anyhow::Context as _;
-use auditmirror::config::{Config, LogFormat};
+use auditmirror::config::{Config, LogFormat, SecretMode};
 use auditmirror::connector::Window;
 use auditmirror::record::Source;
+use auditmirror::status::StreamReport;
 use auditmirror::store::{Store, StoreError};
 use auditmirror::streams::{self, BuildError};
 use auditmirror::sync::{Options, Outcome, Range, Report};
@@ -17,6 +18,7 @@ use std::process::ExitCode;
 mod cli;
 
 /// Exit codes users script against.
+const EXIT_OK: u8 = 0;
 const EXIT_STREAM_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_DATABASE: u8 = 3;
@@ -45,7 +47,7 @@ struct Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(f) => {
             eprintln!("error: {:#}", f.error);
             ExitCode::from(f.code)
@@ -53,27 +55,42 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command; its exit code when it did what it was asked (only
+/// `status --check` has codes other than 0 then).
+fn run(cli: Cli) -> Result<u8, Failure> {
     let log_format = cli.log_format;
-    let load_config = |path: &std::path::Path| load_config(path, log_format);
+    let load_config = |secrets| load_config(&cli.config, log_format, secrets);
+    let done = |()| EXIT_OK;
     match cli.command {
         Command::CheckConfig { connect } => {
-            let config = load_config(&cli.config)?;
+            let config = load_config(SecretMode::Read)?;
             print!("{}", config.render());
             eprintln!("{}", config_summary(&config));
             if connect {
-                return runtime()?.block_on(check_connect(&config));
+                return runtime()?.block_on(check_connect(&config)).map(done);
             }
-            Ok(())
+            Ok(EXIT_OK)
         }
-        Command::Status { json } => status(&load_config(&cli.config)?, json),
+        Command::Status {
+            json,
+            check,
+            max_lag,
+        } => {
+            let config = load_config(SecretMode::Skip)?;
+            match check {
+                true => status_check(&config, max_lag),
+                false => status(&config, json).map(done),
+            }
+        }
         Command::Run => {
-            let config = load_config(&cli.config)?;
-            daemon(cli.config.clone(), config)
+            let config = load_config(SecretMode::Read)?;
+            daemon(cli.config.clone(), config).map(done)
         }
         Command::Sync(sel) => {
-            let config = load_config(&cli.config)?;
-            runtime()?.block_on(sync_streams(&config, &sel, Range::Incremental))
+            let config = load_config(SecretMode::Read)?;
+            runtime()?
+                .block_on(sync_streams(&config, &sel, Range::Incremental))
+                .map(done)
         }
         Command::Backfill {
             from,
@@ -86,32 +103,44 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     error: anyhow::anyhow!("--from must be before --to"),
                 });
             }
-            let config = load_config(&cli.config)?;
-            runtime()?.block_on(sync_streams(
-                &config,
-                &selectors,
-                Range::Bounded(Window::new(from, to)),
-            ))
+            let config = load_config(SecretMode::Read)?;
+            runtime()?
+                .block_on(sync_streams(
+                    &config,
+                    &selectors,
+                    Range::Bounded(Window::new(from, to)),
+                ))
+                .map(done)
         }
         Command::Demo => {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
-            runtime()?.block_on(demo())
+            runtime()?.block_on(demo()).map(done)
         }
         Command::Simulate(args) => {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
-            runtime()?.block_on(simulate(*args))
+            runtime()?.block_on(simulate(*args)).map(done)
         }
     }
 }
 
-fn status(config: &Config, json: bool) -> Result<(), Failure> {
+/// What the mirror says of every stream it holds (nothing when there is no
+/// mirror yet), joined with the configured streams.
+fn stream_reports(config: &Config) -> Result<Vec<StreamReport>, Failure> {
     let known = match Store::open_read_only(&config.database_path).map_err(db_failure)? {
         Some(store) if store.user_version().map_err(db_failure)? > 0 => {
             store.stream_statuses().map_err(db_failure)?
         }
         _ => Vec::new(),
     };
-    let reports = auditmirror::status::build(config, known, auditmirror::clock::now());
+    Ok(auditmirror::status::build(
+        config,
+        known,
+        auditmirror::clock::now(),
+    ))
+}
+
+fn status(config: &Config, json: bool) -> Result<(), Failure> {
+    let reports = stream_reports(config)?;
     if json {
         let text = serde_json::to_string_pretty(&reports)
             .context("cannot encode status as JSON")
@@ -125,6 +154,14 @@ fn status(config: &Config, json: bool) -> Result<(), Failure> {
         print!("{}", auditmirror::status::render_text(&reports));
     }
     Ok(())
+}
+
+/// `status --check`: one line, and 0, 1 or 2 as a Nagios plugin exits.
+fn status_check(config: &Config, max_lag: Option<std::time::Duration>) -> Result<u8, Failure> {
+    let reports = stream_reports(config)?;
+    let verdict = auditmirror::status::check(config, &reports, max_lag, auditmirror::clock::now());
+    println!("{}", verdict.line);
+    Ok(verdict.health.exit_code())
 }
 
 /// `run`: the daemon, with SIGTERM and SIGINT to stop it and SIGHUP to reload.
@@ -410,9 +447,14 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Loads the config, then starts logging as it (or `--log-format`) says.
-fn load_config(path: &std::path::Path, format: Option<LogFormat>) -> Result<Config, Failure> {
-    let config = Config::load(path).map_err(|e| Failure {
+/// Loads the config (its secrets read or not), then starts logging as it (or
+/// `--log-format`) says.
+fn load_config(
+    path: &std::path::Path,
+    format: Option<LogFormat>,
+    secrets: SecretMode,
+) -> Result<Config, Failure> {
+    let config = Config::load_with(path, secrets).map_err(|e| Failure {
         code: EXIT_USAGE,
         error: e.into(),
     })?;
