@@ -15,14 +15,9 @@ use std::path::PathBuf;
     about = "Mirror Gong and Genesys Cloud audit logs into SQLite"
 )]
 pub struct Cli {
-    /// The config file.
-    #[arg(
-        long,
-        global = true,
-        env = "AUDITMIRROR_CONFIG",
-        default_value = "auditmirror.toml"
-    )]
-    pub config: PathBuf,
+    /// The config file, for the commands that read one.
+    #[arg(long, env = "AUDITMIRROR_CONFIG", default_value = "auditmirror.toml")]
+    config: PathBuf,
     /// Log lines as text, or JSON objects for log shippers (default: the
     /// config's `[log] format`, else text).
     #[arg(long, global = true, value_enum)]
@@ -38,9 +33,11 @@ pub enum Command {
         /// Also try each account's credentials with one cheap request.
         #[arg(long)]
         connect: bool,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// The daemon: every stream syncs on its schedule until SIGTERM.
-    Run,
+    Run(ConfigArg),
     /// Per stream: watermark, lag, last run, rows, last error. Reads only the
     /// mirror: needs no secret.
     #[command(after_help = STATUS_CHECK_HELP)]
@@ -57,6 +54,8 @@ pub enum Command {
         /// each stream's settle plus three periods of its schedule).
         #[arg(long, requires = "check", value_parser = parse_duration)]
         max_lag: Option<std::time::Duration>,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// One incremental pass over the selected streams, then exit.
     Sync(Selectors),
@@ -75,6 +74,73 @@ pub enum Command {
     Demo,
     /// Serve the fake Gong and Genesys APIs on loopback until stopped.
     Simulate(Box<SimulateArgs>),
+    /// Print a completion script for SHELL to stdout.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout: `auditmirror man | man -l -`.
+    Man,
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install, e.g.:
+  bash: auditmirror completions bash > ~/.local/share/bash-completion/completions/auditmirror
+  zsh:  auditmirror completions zsh > ~/.zfunc/_auditmirror   (with fpath+=~/.zfunc before compinit)
+  fish: auditmirror completions fish > ~/.config/fish/completions/auditmirror.fish";
+
+/// `--config` after a command that reads the config (before the command it is
+/// accepted too, as the top-level option; after wins).
+#[derive(clap::Args)]
+pub struct ConfigArg {
+    /// The config file (default: the one given before the command, else
+    /// $AUDITMIRROR_CONFIG, else ./auditmirror.toml).
+    #[arg(long = "config", value_name = "CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The commands that read no config: `--config` before them is refused.
+const WITHOUT_CONFIG: [&str; 4] = ["demo", "simulate", "completions", "man"];
+
+/// The whole command line, as completions and the man page describe it.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Parses the process's arguments; bad usage exits 2 with clap's message.
+pub fn parse() -> Cli {
+    let mut cmd = command();
+    let matches = cmd.get_matches_mut();
+    let given = matches.value_source("config") == Some(clap::parser::ValueSource::CommandLine);
+    if let Some((name, _)) = matches.subcommand().filter(|_| given) {
+        if WITHOUT_CONFIG.contains(&name) {
+            cmd.error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "--config does not apply to `{name}`, which reads no config file; leave it out"
+                ),
+            )
+            .exit();
+        }
+    }
+    <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+impl Cli {
+    /// The config file the command reads: `--config` after the command, else
+    /// before it, else `$AUDITMIRROR_CONFIG`, else `./auditmirror.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        let after = match &self.command {
+            Command::CheckConfig { config, .. } | Command::Status { config, .. } => config,
+            Command::Run(config) => config,
+            Command::Sync(sel) | Command::Backfill { selectors: sel, .. } => &sel.config,
+            Command::Demo | Command::Simulate(_) | Command::Completions { .. } | Command::Man => {
+                return self.config.clone()
+            }
+        };
+        after.config.clone().unwrap_or_else(|| self.config.clone())
+    }
 }
 
 const STATUS_CHECK_HELP: &str = "\
@@ -101,6 +167,8 @@ pub struct Selectors {
     /// for it (e.g. 10m) instead of skipping the stream.
     #[arg(long, value_parser = parse_duration, default_value = "0s")]
     pub wait: std::time::Duration,
+    #[command(flatten)]
+    config: ConfigArg,
 }
 
 impl Selectors {
@@ -151,6 +219,7 @@ pub struct SimulateArgs {
     /// Share of events (0 to 1) served only `--late-delay` after their time.
     #[arg(long, default_value_t = 0.0)]
     pub late_fraction: f64,
+    /// How long after their time late events appear (see --late-fraction).
     #[arg(long, value_parser = parse_duration, default_value = "1m")]
     pub late_delay: std::time::Duration,
     /// Every Nth record is malformed (bad timestamp or wrong types).
@@ -189,11 +258,13 @@ pub struct SimulateArgs {
     /// Every Nth request starts a burst of --fault-5xx-burst server errors.
     #[arg(long, default_value_t = 0)]
     pub fault_5xx_every: u32,
+    /// Server errors in a row once --fault-5xx-every starts a burst.
     #[arg(long, default_value_t = 1)]
     pub fault_5xx_burst: u32,
     /// Every Nth request is delayed by --slow-ms.
     #[arg(long, default_value_t = 0)]
     pub fault_slow_every: u32,
+    /// Milliseconds a slowed answer (--fault-slow-every) waits before it comes.
     #[arg(long, default_value_t = 2000)]
     pub slow_ms: u32,
     /// Every Nth request is never answered.
@@ -212,4 +283,65 @@ pub struct SimulateArgs {
 
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     auditmirror::time::parse_duration(s)
+}
+
+/// The man page, roff: the command and its options, then every command with
+/// its synopsis, options and notes, in one page (`man -l`).
+pub fn man_page() -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let cmd = command();
+    let top = clap_mangen::Man::new(cmd.clone());
+    let mut body = Vec::new();
+    top.render_name_section(&mut body)?;
+    top.render_synopsis_section(&mut body)?;
+    top.render_description_section(&mut body)?;
+    top.render_options_section(&mut body)?;
+    writeln!(body, ".SH COMMANDS")?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("auditmirror {}", sub.get_name());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+        writeln!(body, ".SS \"{name}\"")?;
+        let mut part = Vec::new();
+        man.render_description_section(&mut part)?;
+        man.render_synopsis_section(&mut part)?;
+        man.render_options_section(&mut part)?;
+        // Its sections become paragraphs of this command's subsection.
+        for line in String::from_utf8_lossy(&part).lines() {
+            match line.strip_prefix(".SH ") {
+                Some(_) => writeln!(body, ".PP")?,
+                None => writeln!(body, "{line}")?,
+            }
+        }
+        if let Some(notes) = sub.get_after_help() {
+            writeln!(body, ".PP\n.nf")?;
+            for line in notes.to_string().lines() {
+                writeln!(body, "{}", roff_text(line))?;
+            }
+            writeln!(body, ".fi")?;
+        }
+    }
+    top.render_version_section(&mut body)?;
+    // `.TH` first; the apostrophe string clap_mangen defines before each part once, after it.
+    let mut page = Vec::new();
+    top.render_title(&mut page)?;
+    let text = String::from_utf8_lossy(&page).into_owned() + &String::from_utf8_lossy(&body);
+    let (preamble, rest): (Vec<&str>, Vec<&str>) = text
+        .lines()
+        .partition(|l| l.starts_with(".ie \\n(.g .ds Aq") || l.starts_with(".el .ds Aq"));
+    let (title, rest) = rest.split_first().map_or(("", &[][..]), |(t, r)| (*t, r));
+    let mut out = format!("{title}\n");
+    for line in preamble.iter().take(2).chain(rest) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out.into_bytes())
+}
+
+/// A line of plain text as roff reads it literally.
+fn roff_text(line: &str) -> String {
+    let escaped = line.replace('\\', "\\e");
+    match escaped.starts_with(['.', '\'']) {
+        true => format!("\\&{escaped}"),
+        false => escaped,
+    }
 }

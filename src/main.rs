@@ -10,7 +10,6 @@ use auditmirror::status::StreamReport;
 use auditmirror::store::{Store, StoreError};
 use auditmirror::streams::{self, BuildError};
 use auditmirror::sync::{Options, Outcome, Range, Report};
-use clap::Parser as _;
 use cli::{Cli, Command, Selectors, SimulateArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,7 +44,7 @@ struct Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
@@ -59,10 +58,11 @@ fn main() -> ExitCode {
 /// `status --check` has codes other than 0 then).
 fn run(cli: Cli) -> Result<u8, Failure> {
     let log_format = cli.log_format;
-    let load_config = |secrets| load_config(&cli.config, log_format, secrets);
+    let config_path = cli.config_path();
+    let load_config = |secrets| load_config(&config_path, log_format, secrets);
     let done = |()| EXIT_OK;
     match cli.command {
-        Command::CheckConfig { connect } => {
+        Command::CheckConfig { connect, .. } => {
             let config = load_config(SecretMode::Read)?;
             print!("{}", config.render());
             eprintln!("{}", config_summary(&config));
@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             json,
             check,
             max_lag,
+            ..
         } => {
             let config = load_config(SecretMode::Skip)?;
             match check {
@@ -82,9 +83,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 false => status(&config, json).map(done),
             }
         }
-        Command::Run => {
+        Command::Run(_) => {
             let config = load_config(SecretMode::Read)?;
-            daemon(cli.config.clone(), config).map(done)
+            daemon(config_path.clone(), config).map(done)
         }
         Command::Sync(sel) => {
             let config = load_config(SecretMode::Read)?;
@@ -120,6 +121,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
             runtime()?.block_on(simulate(*args)).map(done)
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "auditmirror", &mut script);
+            write_stdout(&script, "the completion script").map(done)
+        }
+        Command::Man => man().map(done),
     }
 }
 
@@ -352,6 +359,30 @@ async fn demo() -> Result<(), Failure> {
         summary.config.display()
     );
     outcome(&summary.reports)
+}
+
+/// `man`: the man page to stdout.
+fn man() -> Result<(), Failure> {
+    let page = cli::man_page()
+        .context("cannot render the man page")
+        .map_err(|error| Failure {
+            code: EXIT_STREAM_FAILED,
+            error,
+        })?;
+    write_stdout(&page, "the man page")
+}
+
+/// Writes `bytes` to stdout. A reader that stops early (`| head`) is no error.
+fn write_stdout(bytes: &[u8], what: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!("cannot write {what} to stdout: {e}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
