@@ -214,3 +214,24 @@ fn secret_files_may_live_in_the_systemd_credentials_directory() {
         "{err}"
     );
 }
+
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // An inline secret in a file others may read: a warning is logged.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for journal in [None, Some("8:12345")] {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&config).arg("status");
+        match journal {
+            Some(v) => cmd.env("JOURNAL_STREAM", v),
+            None => cmd.env_remove("JOURNAL_STREAM"),
+        };
+        let out = cmd.env_remove("NO_COLOR").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("WARN") && err.contains("chmod 600"), "{err}");
+        assert!(!err.contains('\x1b'), "JOURNAL_STREAM {journal:?}: {err:?}");
+    }
+}
