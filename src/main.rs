@@ -258,7 +258,38 @@ async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<
     for r in &reports {
         println!("{r}");
     }
+    if let Some(line) = all_skipped(&reports) {
+        eprintln!("{line}");
+    }
     outcome(&reports)
+}
+
+/// When another runner held the lease of every selected stream, the line that
+/// says nothing was synced here, and why. Not a failure (exit 0): the holder is
+/// syncing those streams.
+fn all_skipped(reports: &[Report]) -> Option<String> {
+    let mut holders: Vec<&str> = reports
+        .iter()
+        .map(|r| match &r.outcome {
+            Outcome::Skipped { holder } => Some(holder.as_str()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    holders.sort_unstable();
+    holders.dedup();
+    let (who, hold, them) = match holders.len() {
+        1 => ("another runner", "holds", "it"),
+        _ => ("other runners", "hold", "them"),
+    };
+    let what = match reports.len() {
+        0 => return None,
+        1 => "the lease of the selected stream and is syncing it".to_owned(),
+        n => format!("the leases of all {n} selected streams, syncing them"),
+    };
+    Some(format!(
+        "nothing synced: {who} ({}) {hold} {what}; run again later, or with --wait 10m to wait for {them}",
+        holders.join(", ")
+    ))
 }
 
 /// Exit 0 when every stream succeeded or was skipped; 3 when any failed because

@@ -99,50 +99,57 @@ pub fn render_text(reports: &[StreamReport]) -> String {
             out.push_str("  (no longer in the config)");
         }
         out.push('\n');
-        let Some(s) = &r.state else {
-            out.push_str("  never synced\n");
-            continue;
-        };
-        let lag = r.lag_seconds.map(human_lag).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "  watermark   {} (lag {lag})",
-            s.watermark.as_deref().unwrap_or("none yet")
-        );
-        let _ = writeln!(out, "  rows        {}", s.rows_total);
-        if let Some(services) = s.services.as_ref().filter(|v| !v.is_empty()) {
-            let _ = writeln!(out, "  services    {}", services.join(", "));
-        }
-        match &s.last_run {
-            Some(run) => {
-                let c = &run.counts;
-                let _ = writeln!(
-                    out,
-                    "  last run    {} {} at {}: {} new, {} updated, {} unchanged, {} rejected; {} pages, {} requests, {} retries",
-                    run.kind, run.outcome, run.started_at, c.rows_inserted, c.rows_updated, c.rows_unchanged, c.rows_rejected, c.pages, c.requests, c.retries
-                );
-            }
-            None => out.push_str("  last run    none\n"),
-        }
-        if let Some(ok) = &s.last_success_at {
-            let _ = writeln!(out, "  last success {ok}");
-        }
-        if let Some(why) = &s.unavailable {
-            let _ = writeln!(out, "  unavailable {why}");
-        }
-        if let Some(err) = &s.last_error {
-            let since = s.failing_since.as_deref().unwrap_or("?");
-            let _ = writeln!(out, "  failing since {since}: {err}");
-        }
-        if let Some(owner) = &s.lease_owner {
-            let _ = writeln!(
-                out,
-                "  leased by   {owner} until {}",
-                s.lease_expires_at.as_deref().unwrap_or("?")
-            );
+        match &r.state {
+            Some(s) => render_state(&mut out, s, r.lag_seconds),
+            None => out.push_str("  never synced\n"),
         }
     }
     out
+}
+
+/// One `  label         value` line; every label in one column.
+fn field(out: &mut String, label: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "  {label:<14}{value}");
+}
+
+fn render_state(out: &mut String, s: &StreamStatus, lag: Option<i64>) {
+    let lag = lag.map(human_lag).unwrap_or_else(|| "-".into());
+    let watermark = s.watermark.as_deref().unwrap_or("none yet");
+    field(out, "watermark", format!("{watermark} (lag {lag})"));
+    field(out, "rows", s.rows_total);
+    if let Some(services) = s.services.as_ref().filter(|v| !v.is_empty()) {
+        field(out, "services", services.join(", "));
+    }
+    match &s.last_run {
+        Some(run) if run.outcome == "running" => field(
+            out,
+            "last run",
+            format!("{} running since {}", run.kind, run.started_at),
+        ),
+        Some(run) => {
+            let c = &run.counts;
+            field(out, "last run", format!(
+                "{} {} at {}: {} new, {} updated, {} unchanged, {} rejected; {} pages, {} requests, {} retries",
+                run.kind, run.outcome, run.started_at, c.rows_inserted, c.rows_updated, c.rows_unchanged,
+                c.rows_rejected, c.pages, c.requests, c.retries
+            ));
+        }
+        None => field(out, "last run", "none"),
+    }
+    if let Some(ok) = &s.last_success_at {
+        field(out, "last success", ok);
+    }
+    if let Some(why) = &s.unavailable {
+        field(out, "unavailable", why);
+    }
+    if let Some(err) = &s.last_error {
+        let since = s.failing_since.as_deref().unwrap_or("?");
+        field(out, "failing since", format!("{since}: {err}"));
+    }
+    if let Some(owner) = &s.lease_owner {
+        let until = s.lease_expires_at.as_deref().unwrap_or("?");
+        field(out, "leased by", format!("{owner} until {until}"));
+    }
 }
 
 fn human_lag(secs: i64) -> String {
