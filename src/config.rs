@@ -36,12 +36,9 @@ pub const MAX_TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source} (give the file with --config PATH or $AUDITMIRROR_CONFIG)")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Says the OS error itself, once: it is not chained as `source()`.
+    #[error("cannot read config file {path}: {why} (give the file with --config PATH or $AUDITMIRROR_CONFIG)")]
+    Read { path: PathBuf, why: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}:{line}: {key}: {message}")]
@@ -231,9 +228,9 @@ impl Config {
     /// Reads and validates the file at `path`; `secrets` says whether to read
     /// the secrets it names.
     pub fn load_with(path: &Path, secrets: SecretMode) -> Result<Config, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let src = std::fs::read_to_string(path).map_err(|why| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            why,
         })?;
         let mut cfg = Config::parse_with(&src, path, crate::clock::now(), secrets)?;
         if cfg.has_inline_secret() {
@@ -373,6 +370,7 @@ fn world_readable_warning(_: &Path) -> Option<String> {
 }
 
 mod account;
+mod database;
 mod parse;
 mod secrets;
 mod settings;
@@ -380,6 +378,7 @@ pub use account::{
     AccountParser, AccountTable, Common, CommonKeys, Overrides, SecretKeys, SecretText, Secrets,
     Text,
 };
+pub use database::DatabasePathError;
 pub use parse::Ctx;
 
 /// Parses a schedule the way the scheduler does: six fields with seconds

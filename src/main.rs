@@ -3,7 +3,7 @@
 //! codes (README, "Exit codes"). No other logic lives here.
 
 use anyhow::Context as _;
-use auditmirror::config::{Config, LogFormat, SecretMode};
+use auditmirror::config::{Config, DatabasePathError, LogFormat, SecretMode};
 use auditmirror::connector::Window;
 use auditmirror::record::Source;
 use auditmirror::status::StreamReport;
@@ -65,6 +65,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::CheckConfig { connect, .. } => {
             let config = load_config(SecretMode::Read)?;
             print!("{}", config.render());
+            config.check_database_writable().map_err(path_failure)?;
             eprintln!("{}", config_summary(&config));
             if connect {
                 return runtime()?.block_on(check_connect(&config)).map(done);
@@ -133,6 +134,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
 /// What the mirror says of every stream it holds (nothing when there is no
 /// mirror yet), joined with the configured streams.
 fn stream_reports(config: &Config) -> Result<Vec<StreamReport>, Failure> {
+    config.check_database_dir().map_err(path_failure)?;
     let known = match Store::open_read_only(&config.database_path).map_err(db_failure)? {
         Some(store) if store.user_version().map_err(db_failure)? > 0 => {
             store.stream_statuses().map_err(db_failure)?
@@ -174,6 +176,7 @@ fn status_check(config: &Config, max_lag: Option<std::time::Duration>) -> Result
 /// `run`: the daemon, with SIGTERM and SIGINT to stop it and SIGHUP to reload.
 fn daemon(path: PathBuf, config: Config) -> Result<(), Failure> {
     use auditmirror::daemon::{self, ConfigFile, DaemonError, SdNotify};
+    config.check_database_dir().map_err(path_failure)?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -233,6 +236,7 @@ impl Signals {
 }
 
 async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<(), Failure> {
+    config.check_database_dir().map_err(path_failure)?;
     let store = Store::open(&config.database_path).map_err(db_failure)?;
     let streams = streams::build(config, &sel.selector(), &store).map_err(|e| match e {
         BuildError::Store(e) => db_failure(e),
@@ -528,6 +532,14 @@ fn load_config(
         tracing::warn!("{w}");
     }
     Ok(config)
+}
+
+/// `[database] path` cannot hold the mirror: a database error (3).
+fn path_failure(e: DatabasePathError) -> Failure {
+    Failure {
+        code: EXIT_DATABASE,
+        error: e.into(),
+    }
 }
 
 fn db_failure(e: StoreError) -> Failure {

@@ -127,9 +127,14 @@ fn a_bad_config_exits_2_naming_key_and_line() {
     let all = text(&out);
     assert!(all.contains("bad.toml:4: gong[acme].schedule"), "{all}");
     assert!(!all.contains(SECRETS[3]), "{all}");
-    let missing = run(&["check-config"], &dir.path().join("nope.toml"));
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing).contains("nope.toml"), "{}", text(&missing));
+    for args in [&["check-config"][..], &["status"], &["sync"]] {
+        let missing = run(args, &dir.path().join("nope.toml"));
+        assert_eq!(missing.status.code(), Some(2));
+        let all = text(&missing);
+        assert!(all.contains("nope.toml"), "{all}");
+        // The OS error is said once.
+        assert_eq!(all.matches("No such file or directory").count(), 1, "{all}");
+    }
 }
 
 #[test]
