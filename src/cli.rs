@@ -5,6 +5,7 @@
 use auditmirror::config::LogFormat;
 use auditmirror::record::Source;
 use auditmirror::streams::Selector;
+use auditmirror::time::When;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -61,12 +62,14 @@ pub enum Command {
     Sync(Selectors),
     /// Re-read a bounded range of the selected streams; watermarks stay where they are.
     Backfill {
-        /// Start: an RFC 3339 instant, or a duration back from now (e.g. 7d).
-        #[arg(long, value_parser = parse_when)]
-        from: chrono::DateTime<chrono::Utc>,
-        /// End (exclusive), in the same forms.
-        #[arg(long, value_parser = parse_when)]
-        to: chrono::DateTime<chrono::Utc>,
+        /// Start: an RFC 3339 instant (2026-11-01T09:00:00Z), a date
+        /// (2026-11-01: its 00:00 UTC), or a duration back from now (7d).
+        #[arg(long, value_parser = When::parse)]
+        from: When,
+        /// End, in the same forms: an instant or a duration is exclusive; a
+        /// date is included (the range ends at 00:00 UTC the day after it).
+        #[arg(long, value_parser = When::parse)]
+        to: When,
         #[command(flatten)]
         selectors: Selectors,
     },
@@ -179,12 +182,6 @@ impl Selectors {
             stream: self.stream.clone(),
         }
     }
-}
-
-fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    auditmirror::time::parse_instant(s)
-        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(auditmirror::clock::now(), d)))
-        .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
 }
 
 #[derive(clap::Args)]

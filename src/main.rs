@@ -99,10 +99,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             to,
             selectors,
         } => {
+            let now = auditmirror::clock::now();
+            let (from, to) = (from.start(now), to.end(now));
             if from >= to {
                 return Err(Failure {
                     code: EXIT_USAGE,
-                    error: anyhow::anyhow!("--from must be before --to"),
+                    error: anyhow::anyhow!(
+                        "--from ({}) must be before --to ({})",
+                        auditmirror::time::fmt_utc(from),
+                        auditmirror::time::fmt_utc(to)
+                    ),
                 });
             }
             let config = load_config(SecretMode::Read)?;
