@@ -258,9 +258,9 @@ async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<
         ..Options::new(config.database_path.clone())
     };
     // SIGTERM or Ctrl-C: write the pages in hand, then stop.
-    let cancel = opts.cancel.clone();
+    let (cancel, stop) = (opts.cancel.clone(), shutdown_signal());
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("stopping: writing the pages already fetched");
         cancel.cancel();
     });
@@ -443,6 +443,7 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         code: EXIT_USAGE,
         error,
     };
+    let stop = shutdown_signal();
     let now = auditmirror::clock::now();
     let mut cfg = SimConfig::new(a.seed);
     cfg.origin = now - chrono::Duration::days(a.days.into());
@@ -498,25 +499,31 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         "serving the Gong and Genesys simulators on {}; stop with Ctrl-C",
         sim.base_url()
     );
-    shutdown_signal().await;
-    tracing::info!(stats = ?sim.stats(), "simulator stopped");
+    stop.await;
+    tracing::info!("simulator stopped: {}", sim.stats());
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// Resolves on SIGINT or SIGTERM. It listens from the moment it is called
+/// (inside the runtime), not from its first poll: a signal that comes early
+/// still stops the command cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listeners =
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+    async move {
+        match listeners {
+            Ok((mut term, mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-            return;
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Loads the config (its secrets read or not), then starts logging as it (or
