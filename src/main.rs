@@ -10,6 +10,7 @@ use auditmirror::status::StreamReport;
 use auditmirror::store::{Store, StoreError};
 use auditmirror::streams::{self, BuildError};
 use auditmirror::sync::{Options, Outcome, Range, Report};
+use auditmirror::time::When;
 use cli::{Cli, Command, Selectors, SimulateArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,25 +100,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             to,
             selectors,
         } => {
-            let now = auditmirror::clock::now();
-            let (from, to) = (from.start(now), to.end(now));
-            if from >= to {
-                return Err(Failure {
-                    code: EXIT_USAGE,
-                    error: anyhow::anyhow!(
-                        "--from ({}) must be before --to ({})",
-                        auditmirror::time::fmt_utc(from),
-                        auditmirror::time::fmt_utc(to)
-                    ),
-                });
-            }
+            let window = backfill_window(from, to)?;
             let config = load_config(SecretMode::Read)?;
+            let range = Range::Bounded(window);
             runtime()?
-                .block_on(sync_streams(
-                    &config,
-                    &selectors,
-                    Range::Bounded(Window::new(from, to)),
-                ))
+                .block_on(sync_streams(&config, &selectors, range))
                 .map(done)
         }
         Command::Demo => {
@@ -135,6 +122,23 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Man => man().map(done),
     }
+}
+
+/// `backfill`'s range: both ends read against one clock reading.
+fn backfill_window(from: When, to: When) -> Result<Window, Failure> {
+    let now = auditmirror::clock::now();
+    let (from, to) = (from.start(now), to.end(now));
+    if from >= to {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            error: anyhow::anyhow!(
+                "--from ({}) must be before --to ({})",
+                auditmirror::time::fmt_utc(from),
+                auditmirror::time::fmt_utc(to)
+            ),
+        });
+    }
+    Ok(Window::new(from, to))
 }
 
 /// What the mirror says of every stream it holds (nothing when there is no
