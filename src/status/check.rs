@@ -17,7 +17,7 @@ pub const PERIODS_OF_LAG: u32 = 3;
 const FALLBACK_PERIOD: Duration = Duration::from_secs(86_400);
 
 /// The longest text quoted from one stream's error.
-const MAX_ERROR_CHARS: usize = 160;
+const MAX_ERROR_CHARS: usize = 400;
 
 /// The states of a Nagios plugin, in increasing gravity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -171,7 +171,7 @@ fn no_configured_stream_is_a_warning() {
 
 #[test]
 fn a_long_error_is_cut_to_one_short_line() {
-    let long = format!("first line\n{}", "x".repeat(500));
+    let long = format!("first line\n{}", "x".repeat(1000));
     let s = short(&long);
     assert!(!s.contains('\n'));
     assert_eq!(s.chars().count(), MAX_ERROR_CHARS + 1, "{s}");
