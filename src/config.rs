@@ -381,31 +381,16 @@ pub use account::{
 pub use database::DatabasePathError;
 pub use parse::Ctx;
 
-/// Parses a schedule the way the scheduler does: six fields with seconds
-/// first, day-of-month AND day-of-week.
-fn parse_cron(expr: &str) -> Result<croner::Cron, croner::errors::CronError> {
+/// Checks a schedule the way the scheduler will parse it: six fields with
+/// seconds first, day-of-month AND day-of-week.
+pub fn check_cron(expr: &str) -> Result<(), String> {
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .dom_and_dow(true)
         .build()
         .parse(expr.trim())
-}
-
-/// Checks a schedule the way the scheduler will parse it.
-pub fn check_cron(expr: &str) -> Result<(), String> {
-    parse_cron(expr)
         .map(drop)
         .map_err(|e| format!("`{expr}` is not a cron schedule with seconds ({e}); write six fields, sec min hour day month weekday, in UTC, e.g. \"0 */5 * * * *\""))
-}
-
-/// The period of a schedule as of `now`: the time between its next two
-/// firings after `now` (for `0 0,30 9 * * *` at 08:00, 30 minutes; at 09:15,
-/// 23½ hours). `None` when it does not parse or does not fire twice.
-pub fn schedule_period(expr: &str, now: DateTime<Utc>) -> Option<Duration> {
-    let cron = parse_cron(expr).ok()?;
-    let first = cron.find_next_occurrence(&now, false).ok()?;
-    let second = cron.find_next_occurrence(&first, false).ok()?;
-    (second - first).to_std().ok()
 }
 
 #[cfg(test)]

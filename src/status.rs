@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
 
 mod check;
-pub use check::{check, default_max_lag, Check, Health, PERIODS_OF_LAG};
+pub use check::{check, default_max_lag, schedule_period, Check, Health, PERIODS_OF_LAG};
 
 /// One line of the report: a stream, whether the config still names it, and
 /// what the mirror knows of it (`None` when it never synced).

@@ -581,5 +581,4 @@ fn oversized_secret_files_are_refused_not_read_to_the_end() {
     assert!(parse(&src).is_ok());
 }
 
-mod schedule;
 mod skip;

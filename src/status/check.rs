@@ -3,7 +3,7 @@
 //! schedules and a clock passed in. Pure: no I/O.
 
 use super::{human_lag, StreamReport};
-use crate::config::{schedule_period, Config, StreamSettings};
+use crate::config::{Config, StreamSettings};
 use crate::record::Source;
 use crate::time::{fmt_duration, parse_stored};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -53,6 +53,23 @@ impl Health {
 pub struct Check {
     pub health: Health,
     pub line: String,
+}
+
+/// The period of a schedule as of `now`: the time between its next two
+/// firings after `now` (for `0 0,30 9 * * *` at 08:00, 30 minutes; at 09:15,
+/// 23½ hours). `None` when it does not parse or does not fire twice. Parsed
+/// as the scheduler does: six fields, seconds first, day-of-month AND
+/// day-of-week.
+pub fn schedule_period(expr: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(expr.trim())
+        .ok()?;
+    let first = cron.find_next_occurrence(&now, false).ok()?;
+    let second = cron.find_next_occurrence(&first, false).ok()?;
+    (second - first).to_std().ok()
 }
 
 /// The lag a stream of these settings may have at `now` before it counts as

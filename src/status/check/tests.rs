@@ -177,3 +177,5 @@ fn a_long_error_is_cut_to_one_short_line() {
     assert_eq!(s.chars().count(), MAX_ERROR_CHARS + 1, "{s}");
     assert!(s.ends_with('…'));
 }
+
+mod schedule;
