@@ -1,6 +1,7 @@
 //! The per-stream report behind `auditmirror status`: configured streams joined
-//! with what the mirror recorded about them, as text for people or JSON for
-//! scripts. Reads only; never shows a secret (it never sees one).
+//! with what the mirror recorded about them, as text for people, JSON for
+//! scripts, or one verdict line for monitoring (`check.rs`). Reads only; never
+//! shows a secret (it never sees one).
 
 use crate::config::Config;
 use crate::store::StreamStatus;
