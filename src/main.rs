@@ -66,7 +66,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::CheckConfig { connect, .. } => {
             let config = load_config(SecretMode::Read)?;
             print!("{}", config.render());
-            config.check_database_writable().map_err(path_failure)?;
+            check_database(&config)?;
             eprintln!("{}", config_summary(&config));
             if connect {
                 return runtime()?.block_on(check_connect(&config)).map(done);
@@ -549,6 +549,23 @@ fn load_config(
         tracing::warn!("{w}");
     }
     Ok(config)
+}
+
+/// `check-config`'s look at `[database] path`: a directory that does not
+/// exist yet is only a warning (the systemd units' `StateDirectory=` creates
+/// it when they first start, after the config was checked); anything else
+/// that keeps the mirror from being written is a database error.
+fn check_database(config: &Config) -> Result<(), Failure> {
+    match config.check_database_writable() {
+        Err(e @ DatabasePathError::NoDirectory { .. }) => {
+            tracing::warn!(
+                "{e}; sync, backfill, run and status refuse to start until it exists \
+                 (the systemd units' StateDirectory= creates it when they first start)"
+            );
+            Ok(())
+        }
+        other => other.map_err(path_failure),
+    }
 }
 
 /// `[database] path` cannot hold the mirror: a database error (3).
