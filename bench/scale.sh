@@ -63,7 +63,10 @@ for n in "${sizes[@]}"; do
   # Four log types over 30 days and AccessLog over its 14: 134 stream-days.
   per_day=$(( (n + 133) / 134 ))
   dir="$work/n$n"; mkdir -p "$dir"
-  start_sim --days 30 --gong-per-day "$per_day" --genesys-per-day 1000
+  # At the largest size Genesys holds as many messages as Gong entries, so its
+  # everyday question runs at that size too; below it, a thousand a day.
+  g_per_day=1000; [ "$n" = "${sizes[-1]}" ] && g_per_day=$(( n / 30 ))
+  start_sim --days 30 --gong-per-day "$per_day" --genesys-per-day "$g_per_day"
   config "$dir" 1000 100000000 100000
   (cd "$dir" && timed "$dir/t" "$bin" --config c.toml sync --source gong)
   read -r wall user sys rss < "$dir/t"
@@ -82,8 +85,10 @@ print(f"{rows:<9} {wall:9.2f} {rows/wall:9.0f} {cpu:9.2f} {int(rss)/1024:8.1f} {
 PY
   if [ "$n" = "${sizes[-1]}" ]; then
     # The Genesys stream too (the everyday questions ask both), then the rest.
-    (cd "$dir" && "$bin" --config c.toml sync --source genesys > /dev/null 2>&1 || true)
-    echo; echo "everyday questions at $rows Gong entries (best of 3):"
+    (cd "$dir" && timed "$dir/g" "$bin" --config c.toml sync --source genesys)
+    g_rows=$(sqlq "$db" "SELECT count(*) FROM genesys_audit_log_message")
+    echo; echo "Genesys: $g_rows messages synced in $(cut -d' ' -f1 "$dir/g") s, peak $(( $(cut -d' ' -f4 "$dir/g") / 1024 )) MB"
+    echo; echo "everyday questions at $rows Gong entries and $g_rows Genesys messages (best of 3):"
     "$ex/bench_queries" "$db"
     (cd "$dir" && timed "$dir/noop" "$bin" --config c.toml sync --source gong)
     (cd "$dir" && timed "$dir/noop_g" "$bin" --config c.toml sync --source genesys)

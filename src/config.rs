@@ -36,12 +36,9 @@ pub const MAX_TOTAL_TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source} (give the file with --config PATH or $AUDITMIRROR_CONFIG)")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Says the OS error itself, once: it is not chained as `source()`.
+    #[error("cannot read config file {path}: {why} (give the file with --config PATH or $AUDITMIRROR_CONFIG)")]
+    Read { path: PathBuf, why: std::io::Error },
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}:{line}: {key}: {message}")]
@@ -53,11 +50,26 @@ pub enum ConfigError {
     },
 }
 
+/// Whether loading a config reads its secrets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SecretMode {
+    /// Read every secret (`KEY_file`, `KEY_env`): commands that talk to vendors.
+    #[default]
+    Read,
+    /// Check that each secret is given exactly once, but read none: commands
+    /// that only read the mirror (`status`), which must work without
+    /// `CREDENTIALS_DIRECTORY` or the secrets' variables. Every secret is then
+    /// empty: such a config must never reach a connector.
+    Skip,
+}
+
 /// A validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file it was read from.
     pub file: PathBuf,
+    /// Whether the secrets were read (`Skip`: they are empty).
+    pub secrets: SecretMode,
     pub database_path: PathBuf,
     /// Every account, vendor by vendor in the registry's order, each in file order.
     pub accounts: Vec<Account>,
@@ -216,13 +228,19 @@ impl std::fmt::Display for Secret {
 }
 
 impl Config {
-    /// Reads and validates the file at `path`.
+    /// Reads and validates the file at `path`, secrets included.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        Config::load_with(path, SecretMode::Read)
+    }
+
+    /// Reads and validates the file at `path`; `secrets` says whether to read
+    /// the secrets it names.
+    pub fn load_with(path: &Path, secrets: SecretMode) -> Result<Config, ConfigError> {
+        let src = std::fs::read_to_string(path).map_err(|why| ConfigError::Read {
             path: path.to_owned(),
-            source,
+            why,
         })?;
-        let mut cfg = Config::parse(&src, path, crate::clock::now())?;
+        let mut cfg = Config::parse_with(&src, path, crate::clock::now(), secrets)?;
         if cfg.has_inline_secret() {
             if let Some(w) = world_readable_warning(path) {
                 cfg.warnings.push(w);
@@ -234,11 +252,22 @@ impl Config {
     /// Validates `src` as if read from `path` (relative paths resolve against
     /// its directory) at the instant `now`.
     pub fn parse(src: &str, path: &Path, now: DateTime<Utc>) -> Result<Config, ConfigError> {
+        Config::parse_with(src, path, now, SecretMode::Read)
+    }
+
+    /// [`Config::parse`], reading the secrets or not as `secrets` says.
+    pub fn parse_with(
+        src: &str,
+        path: &Path,
+        now: DateTime<Utc>,
+        secrets: SecretMode,
+    ) -> Result<Config, ConfigError> {
         let ctx = Ctx {
             path,
             src,
             now,
             dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+            secrets,
         };
         ctx.build()
     }
@@ -352,6 +381,7 @@ fn world_readable_warning(_: &Path) -> Option<String> {
 }
 
 mod account;
+mod database;
 mod parse;
 mod secrets;
 mod settings;
@@ -359,6 +389,7 @@ pub use account::{
     AccountParser, AccountTable, Common, CommonKeys, Overrides, SecretKeys, SecretText, Secrets,
     Text,
 };
+pub use database::DatabasePathError;
 pub use parse::Ctx;
 
 /// Checks a schedule the way the scheduler will parse it: six fields with
@@ -367,14 +398,16 @@ pub fn check_cron(expr: &str) -> Result<(), String> {
     parse_cron(expr).map(drop)
 }
 
-/// The schedule's period around `now`: from its last firing at or before
-/// `now` to its next one after (for an irregular schedule, the gap in force);
-/// `None` for a schedule that does not parse or never fires again.
+/// The period of a schedule as of `now`: the time between its next two
+/// firings after `now` (for `0 0,30 9 * * *` at 08:00, 30 minutes; at 09:15,
+/// 23½ hours). `None` when it does not parse or does not fire twice. Parsed
+/// as the scheduler does: six fields, seconds first, day-of-month AND
+/// day-of-week.
 pub fn schedule_period(expr: &str, now: DateTime<Utc>) -> Option<Duration> {
     let cron = parse_cron(expr).ok()?;
-    let next = cron.find_next_occurrence(&now, false).ok()?;
-    let last = cron.find_previous_occurrence(&now, true).ok()?;
-    (next - last).to_std().ok()
+    let first = cron.find_next_occurrence(&now, false).ok()?;
+    let second = cron.find_next_occurrence(&first, false).ok()?;
+    (second - first).to_std().ok()
 }
 
 pub(crate) fn parse_cron(expr: &str) -> Result<croner::Cron, String> {

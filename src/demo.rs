@@ -16,12 +16,9 @@ pub const CONFIG_FILE: &str = "auditmirror-demo.toml";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
-    #[error("cannot prepare the demo in {dir}: {source}")]
-    Io {
-        dir: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// Says the OS error itself, once: it is not chained as `source()`.
+    #[error("cannot prepare the demo in {dir}: {why}; run it in a directory you may write")]
+    Io { dir: PathBuf, why: std::io::Error },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -59,9 +56,9 @@ fn config_text(sim: &SimHandle) -> String {
 
 /// Runs the demo in `dir`, replacing an earlier demo database there.
 pub async fn run(dir: &Path, progress: Option<ProgressFn>) -> Result<Summary, DemoError> {
-    let io = |source| DemoError::Io {
+    let io = |why| DemoError::Io {
         dir: dir.to_owned(),
-        source,
+        why,
     };
     let started = Instant::now();
     let mut cfg = SimConfig::new(1);

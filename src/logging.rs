@@ -1,4 +1,5 @@
-//! Log output: tracing events to stderr, as text or one JSON object per line.
+//! Log output: tracing events to stderr, as text (coloured only on a terminal)
+//! or one JSON object per line.
 //! The filter comes from `RUST_LOG`, else the config's `[log] level`, else
 //! `info`; a config reload may change it (unless `RUST_LOG` is set).
 
@@ -36,8 +37,12 @@ pub fn init(format: LogFormat, level: Option<&str>) {
     LOGGING.get_or_init(|| {
         let (f, from_env) = filter(level);
         let (filter_layer, handle) = reload::Layer::new(f);
-        let text = (format == LogFormat::Text)
-            .then(|| fmt::layer().with_writer(std::io::stderr).with_target(false));
+        let text = (format == LogFormat::Text).then(|| {
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(colour())
+        });
         let json = (format == LogFormat::Json).then(|| {
             fmt::layer()
                 .json()
@@ -56,6 +61,13 @@ pub fn init(format: LogFormat, level: Option<&str>) {
             from_env,
         }
     });
+}
+
+/// Colour only for a person at a terminal: not into the journal, a pipe or a
+/// file, and not when `NO_COLOR` is set (<https://no-color.org>).
+fn colour() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Applies a reloaded config's `[log] level`, unless `RUST_LOG` is set.

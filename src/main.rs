@@ -1,211 +1,28 @@
-//! The `auditmirror` command line: parses arguments, loads the config, calls the
-//! library, and turns errors into exit codes (README, "Exit codes"). No other logic lives here.
+//! The `auditmirror` command line's dispatch: parses arguments (their grammar is
+//! `cli.rs`), loads the config, calls the library, and turns errors into exit
+//! codes (README, "Exit codes"). No other logic lives here.
 
 use anyhow::Context as _;
-use auditmirror::config::{Config, LogFormat};
+use auditmirror::config::{Config, DatabasePathError, LogFormat, SecretMode};
 use auditmirror::connector::Window;
 use auditmirror::record::Source;
+use auditmirror::status::StreamReport;
 use auditmirror::store::{Store, StoreError};
-use auditmirror::streams::{self, BuildError, Selector};
-use auditmirror::sync::{Options, Outcome, Range, Report};
-use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use auditmirror::streams::BuildError;
+use auditmirror::sync::Range;
+use auditmirror::time::When;
+use cli::{Cli, Command, SimulateArgs};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
+mod run_sync;
+
 /// Exit codes users script against.
+const EXIT_OK: u8 = 0;
 const EXIT_STREAM_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_DATABASE: u8 = 3;
-
-#[derive(Parser)]
-#[command(
-    name = "auditmirror",
-    version,
-    about = "Mirror Gong and Genesys Cloud audit logs into SQLite"
-)]
-struct Cli {
-    /// The config file.
-    #[arg(
-        long,
-        global = true,
-        env = "AUDITMIRROR_CONFIG",
-        default_value = "auditmirror.toml"
-    )]
-    config: PathBuf,
-    /// Log lines as text, or JSON objects for log shippers (default: the
-    /// config's `[log] format`, else text).
-    #[arg(long, global = true, value_enum)]
-    log_format: Option<LogFormat>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Validate the config and print it resolved, secrets redacted.
-    CheckConfig {
-        /// Also try each account's credentials with one cheap request.
-        #[arg(long)]
-        connect: bool,
-    },
-    /// The daemon: every stream syncs on its schedule until SIGTERM.
-    Run,
-    /// Per stream: watermark, lag, last run, rows, last error.
-    Status {
-        /// Print JSON for scripts.
-        #[arg(long)]
-        json: bool,
-    },
-    /// One incremental pass over the selected streams, then exit.
-    Sync(Selectors),
-    /// Re-read a bounded range of the selected streams; watermarks stay where they are.
-    Backfill {
-        /// Start: an RFC 3339 instant, or a duration back from now (e.g. 7d).
-        #[arg(long, value_parser = parse_when)]
-        from: chrono::DateTime<chrono::Utc>,
-        /// End (exclusive), in the same forms.
-        #[arg(long, value_parser = parse_when)]
-        to: chrono::DateTime<chrono::Utc>,
-        #[command(flatten)]
-        selectors: Selectors,
-    },
-    /// Start the simulators, sync everything into ./auditmirror-demo.sqlite, show what is there.
-    Demo,
-    /// Serve the fake Gong and Genesys APIs on loopback until stopped.
-    Simulate(Box<SimulateArgs>),
-}
-
-#[derive(clap::Args)]
-struct Selectors {
-    /// Only this source.
-    #[arg(long, value_enum)]
-    source: Option<Source>,
-    /// Only this account (its `name` in the config).
-    #[arg(long)]
-    account: Option<String>,
-    /// Only this stream (a Gong log type, or `audits`).
-    #[arg(long)]
-    stream: Option<String>,
-    /// When another process (the daemon) is syncing a stream, wait this long
-    /// for it (e.g. 10m) instead of skipping the stream.
-    #[arg(long, value_parser = parse_duration, default_value = "0s")]
-    wait: std::time::Duration,
-    /// Also write the run's metrics here in Prometheus text, for node_exporter's
-    /// textfile collector (e.g. /var/lib/node_exporter/auditmirror.prom).
-    #[arg(long, value_name = "PATH")]
-    metrics_textfile: Option<PathBuf>,
-}
-
-impl Selectors {
-    fn selector(&self) -> Selector {
-        Selector {
-            source: self.source,
-            account: self.account.clone(),
-            stream: self.stream.clone(),
-        }
-    }
-}
-
-fn parse_when(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
-    auditmirror::time::parse_instant(s)
-        .or_else(|_| parse_duration(s).map(|d| auditmirror::time::before(auditmirror::clock::now(), d)))
-        .map_err(|_| format!("`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z) nor a duration back from now (7d)"))
-}
-
-#[derive(clap::Args)]
-struct SimulateArgs {
-    /// Loopback address to serve both APIs on (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: std::net::SocketAddr,
-    /// Seed of the generated data; the same seed serves the same data.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Days of history before now.
-    #[arg(long, default_value_t = 30)]
-    days: u32,
-    /// Stop the data at start-up instead of letting new events arrive as time passes.
-    #[arg(long)]
-    finite: bool,
-    /// Gong entries per day and log type.
-    #[arg(long, default_value_t = 500)]
-    gong_per_day: u64,
-    /// Genesys audit messages per day.
-    #[arg(long, default_value_t = 1000)]
-    genesys_per_day: u64,
-    /// Answer 429 above this many Gong requests per second (Gong's default is 3).
-    #[arg(long)]
-    gong_rps: Option<f64>,
-    /// Answer 429 above this many Genesys requests per minute and token (default 300).
-    #[arg(long)]
-    genesys_rpm: Option<u32>,
-    /// Lifetime of Genesys access tokens, e.g. 30s.
-    #[arg(long, value_parser = parse_duration, default_value = "1d")]
-    token_ttl: std::time::Duration,
-    /// Share of events (0 to 1) served only `--late-delay` after their time.
-    #[arg(long, default_value_t = 0.0)]
-    late_fraction: f64,
-    #[arg(long, value_parser = parse_duration, default_value = "1m")]
-    late_delay: std::time::Duration,
-    /// Every Nth record is malformed (bad timestamp or wrong types).
-    #[arg(long, default_value_t = 0)]
-    malformed_every: u64,
-    /// Every Nth Gong page repeats the previous page's last entry.
-    #[arg(long, default_value_t = 0)]
-    duplicate_every: u64,
-    /// Every Nth Genesys message changes each time the data's revision moves.
-    #[arg(long, default_value_t = 0)]
-    changed_every: u64,
-    /// The first N Genesys query transactions end Failed.
-    #[arg(long, default_value_t = 0)]
-    fail_first_transactions: u32,
-    /// Genesys query transactions over longer intervals than this end Failed.
-    #[arg(long, value_parser = parse_duration)]
-    fail_longer_than: Option<std::time::Duration>,
-    /// Polls a Genesys query transaction answers Queued/Running before it succeeds.
-    #[arg(long, default_value_t = 1)]
-    transaction_polls: u32,
-    /// Every Nth Gong entry carries a byte that is not UTF-8.
-    #[arg(long, default_value_t = 0)]
-    bad_utf8_every: u64,
-    /// Gong cursors older than this are refused as expired, e.g. 1s.
-    #[arg(long, value_parser = parse_duration)]
-    cursor_ttl: Option<std::time::Duration>,
-    /// The only Gong log types the tenant has (others answer 400), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    gong_log_types: Option<Vec<String>>,
-    /// Genesys refuses query intervals longer than this with a 400, e.g. 6h.
-    #[arg(long, value_parser = parse_duration)]
-    max_interval: Option<std::time::Duration>,
-    /// Every Nth request answers 429 with Retry-After: 1.
-    #[arg(long, default_value_t = 0)]
-    fault_429_every: u32,
-    /// Every Nth request starts a burst of --fault-5xx-burst server errors.
-    #[arg(long, default_value_t = 0)]
-    fault_5xx_every: u32,
-    #[arg(long, default_value_t = 1)]
-    fault_5xx_burst: u32,
-    /// Every Nth request is delayed by --slow-ms.
-    #[arg(long, default_value_t = 0)]
-    fault_slow_every: u32,
-    #[arg(long, default_value_t = 2000)]
-    slow_ms: u32,
-    /// Every Nth request is never answered.
-    #[arg(long, default_value_t = 0)]
-    fault_hang_every: u32,
-    /// Every Nth successful response is cut in half.
-    #[arg(long, default_value_t = 0)]
-    fault_truncate_every: u32,
-    /// Every Nth request with a cursor is told the cursor expired.
-    #[arg(long, default_value_t = 0)]
-    fault_expire_cursor_every: u32,
-    /// Write every record served at start-up to FILE, one JSON object per line.
-    #[arg(long)]
-    truth: Option<PathBuf>,
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    auditmirror::time::parse_duration(s)
-}
 
 /// `config OK: 1 Gong and 2 Genesys account(s), 7 stream(s)`.
 fn config_summary(config: &Config) -> String {
@@ -229,9 +46,9 @@ struct Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(f) => {
             eprintln!("error: {:#}", f.error);
             ExitCode::from(f.code)
@@ -239,65 +56,111 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), Failure> {
+/// Runs the command; its exit code when it did what it was asked (only
+/// `status --check` has codes other than 0 then).
+fn run(cli: Cli) -> Result<u8, Failure> {
     let log_format = cli.log_format;
-    let load_config = |path: &std::path::Path| load_config(path, log_format);
+    let config_path = cli.config_path();
+    let load_config = |secrets| load_config(&config_path, log_format, secrets);
+    let done = |()| EXIT_OK;
     match cli.command {
-        Command::CheckConfig { connect } => {
-            let config = load_config(&cli.config)?;
+        Command::CheckConfig { connect, .. } => {
+            let config = load_config(SecretMode::Read)?;
             print!("{}", config.render());
+            check_database(&config)?;
             eprintln!("{}", config_summary(&config));
             if connect {
-                return runtime()?.block_on(check_connect(&config));
+                return runtime()?.block_on(check_connect(&config)).map(done);
             }
-            Ok(())
+            Ok(EXIT_OK)
         }
-        Command::Status { json } => status(&load_config(&cli.config)?, json),
-        Command::Run => {
-            let config = load_config(&cli.config)?;
-            daemon(cli.config.clone(), config)
+        Command::Status {
+            json,
+            check,
+            max_lag,
+            ..
+        } => {
+            let config = load_config(SecretMode::Skip)?;
+            match check {
+                true => status_check(&config, max_lag),
+                false => status(&config, json).map(done),
+            }
+        }
+        Command::Run(_) => {
+            let config = load_config(SecretMode::Read)?;
+            daemon(config_path.clone(), config).map(done)
         }
         Command::Sync(sel) => {
-            let config = load_config(&cli.config)?;
-            runtime()?.block_on(sync_streams(&config, &sel, Range::Incremental))
+            let config = load_config(SecretMode::Read)?;
+            runtime()?
+                .block_on(run_sync::sync_streams(&config, &sel, Range::Incremental))
+                .map(done)
         }
         Command::Backfill {
             from,
             to,
             selectors,
         } => {
-            if from >= to {
-                return Err(Failure {
-                    code: EXIT_USAGE,
-                    error: anyhow::anyhow!("--from must be before --to"),
-                });
-            }
-            let config = load_config(&cli.config)?;
-            runtime()?.block_on(sync_streams(
-                &config,
-                &selectors,
-                Range::Bounded(Window::new(from, to)),
-            ))
+            let window = backfill_window(from, to)?;
+            let config = load_config(SecretMode::Read)?;
+            let range = Range::Bounded(window);
+            runtime()?
+                .block_on(run_sync::sync_streams(&config, &selectors, range))
+                .map(done)
         }
         Command::Demo => {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
-            runtime()?.block_on(demo())
+            runtime()?.block_on(demo()).map(done)
         }
         Command::Simulate(args) => {
             auditmirror::logging::init(log_format.unwrap_or_default(), None);
-            runtime()?.block_on(simulate(*args))
+            runtime()?.block_on(simulate(*args)).map(done)
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "auditmirror", &mut script);
+            write_stdout(&script, "the completion script").map(done)
+        }
+        Command::Man => man().map(done),
     }
 }
 
-fn status(config: &Config, json: bool) -> Result<(), Failure> {
+/// `backfill`'s range: both ends read against one clock reading.
+fn backfill_window(from: When, to: When) -> Result<Window, Failure> {
+    let now = auditmirror::clock::now();
+    let (from, to) = (from.start(now), to.end(now));
+    if from >= to {
+        return Err(Failure {
+            code: EXIT_USAGE,
+            error: anyhow::anyhow!(
+                "--from ({}) must be before --to ({})",
+                auditmirror::time::fmt_utc(from),
+                auditmirror::time::fmt_utc(to)
+            ),
+        });
+    }
+    Ok(Window::new(from, to))
+}
+
+/// What the mirror says of every stream it holds (nothing when there is no
+/// mirror yet), joined with the configured streams.
+fn stream_reports(config: &Config) -> Result<Vec<StreamReport>, Failure> {
+    config.check_database_dir().map_err(path_failure)?;
     let known = match Store::open_read_only(&config.database_path).map_err(db_failure)? {
         Some(store) if store.user_version().map_err(db_failure)? > 0 => {
             store.stream_statuses().map_err(db_failure)?
         }
         _ => Vec::new(),
     };
-    let reports = auditmirror::status::build(config, known, auditmirror::clock::now());
+    Ok(auditmirror::status::build(
+        config,
+        known,
+        auditmirror::clock::now(),
+    ))
+}
+
+fn status(config: &Config, json: bool) -> Result<(), Failure> {
+    let reports = stream_reports(config)?;
     if json {
         let text = serde_json::to_string_pretty(&reports)
             .context("cannot encode status as JSON")
@@ -313,9 +176,18 @@ fn status(config: &Config, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `status --check`: one line, and 0, 1 or 2 as a Nagios plugin exits.
+fn status_check(config: &Config, max_lag: Option<std::time::Duration>) -> Result<u8, Failure> {
+    let reports = stream_reports(config)?;
+    let verdict = auditmirror::status::check(config, &reports, max_lag, auditmirror::clock::now());
+    println!("{}", verdict.line);
+    Ok(verdict.health.exit_code())
+}
+
 /// `run`: the daemon, with SIGTERM and SIGINT to stop it and SIGHUP to reload.
 fn daemon(path: PathBuf, config: Config) -> Result<(), Failure> {
     use auditmirror::daemon::{self, ConfigFile, DaemonError, SdNotify};
+    config.check_database_dir().map_err(path_failure)?;
     let rt = runtime()?;
     let result = rt.block_on(async {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -373,106 +245,6 @@ impl Signals {
             }
         }
     }
-}
-
-async fn sync_streams(config: &Config, sel: &Selectors, range: Range) -> Result<(), Failure> {
-    let store = Store::open(&config.database_path).map_err(db_failure)?;
-    let streams = streams::build(config, &sel.selector(), &store).map_err(|e| match e {
-        BuildError::Store(e) => db_failure(e),
-        other => Failure {
-            code: EXIT_USAGE,
-            error: other.into(),
-        },
-    })?;
-    drop(store);
-    let textfile = sel
-        .metrics_textfile
-        .as_deref()
-        .map(textfile_dir)
-        .transpose()?;
-    let metrics = textfile.map(|_| std::sync::Arc::new(auditmirror::metrics::Metrics::new()));
-    let opts = Options {
-        wait: sel.wait,
-        progress: auditmirror::progress::bars(),
-        metrics: metrics.clone(),
-        ..Options::new(config.database_path.clone())
-    };
-    // SIGTERM or Ctrl-C: write the pages in hand, then stop.
-    let cancel = opts.cancel.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("stopping: writing the pages already fetched");
-        cancel.cancel();
-    });
-    let reports = auditmirror::sync::run_all(streams, range, opts).await;
-    for r in &reports {
-        println!("{r}");
-    }
-    let ended = outcome(&reports);
-    let (Some(path), Some(m)) = (textfile, metrics) else {
-        return ended;
-    };
-    // Written whatever the outcome: a failed run is what the alert is for.
-    let store = Store::open_read_only(&config.database_path).ok().flatten();
-    let written = m.write_textfile(path, store.as_ref(), config, auditmirror::clock::now());
-    match (written, ended) {
-        (Ok(()), ended) => ended,
-        (Err(e), Ok(())) => Err(Failure {
-            code: EXIT_STREAM_FAILED,
-            error: e.into(),
-        }),
-        (Err(e), Err(failure)) => {
-            tracing::error!("{e}");
-            Err(failure)
-        }
-    }
-}
-
-/// `--metrics-textfile`'s path, once its directory is known to exist (checked
-/// before the sync, so a typo is a usage error, not a lost run's metrics).
-fn textfile_dir(path: &Path) -> Result<&Path, Failure> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if dir.is_some_and(|d| !d.is_dir()) {
-        return Err(Failure {
-            code: EXIT_USAGE,
-            error: anyhow::anyhow!(
-                "--metrics-textfile {}: its directory does not exist; create it, or point at node_exporter's --collector.textfile.directory",
-                path.display()
-            ),
-        });
-    }
-    Ok(path)
-}
-
-/// Exit 0 when every stream succeeded or was skipped; 3 when any failed because
-/// of the mirror (disk full, read-only, …), naming that failure; else 1.
-fn outcome(reports: &[Report]) -> Result<(), Failure> {
-    const STOPPED: &str = "stopped by a signal before the end; the next sync reads the rest";
-    let failed: Vec<(&str, bool)> = reports
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            Outcome::Failed {
-                message, database, ..
-            } => Some((message.as_str(), *database)),
-            Outcome::Stopped => Some((STOPPED, false)),
-            _ => None,
-        })
-        .collect();
-    let mut distinct: Vec<&str> = failed.iter().map(|f| f.0).collect();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let (code, lead, which) = match (failed.iter().find(|f| f.1), distinct.first()) {
-        (Some(db), _) => (EXIT_DATABASE, db.0, "the database error"),
-        (None, Some(first)) => (EXIT_STREAM_FAILED, *first, "the first"),
-        (None, None) => return Ok(()),
-    };
-    let (n, total) = (failed.len(), reports.len());
-    let error = match distinct.len() {
-        1 if n == 1 => anyhow::anyhow!("{lead}"),
-        1 => anyhow::anyhow!("{lead} ({n} of {total} streams)"),
-        _ => anyhow::anyhow!("{n} of {total} streams failed; {which}: {lead}"),
-    };
-    Err(Failure { code, error })
 }
 
 async fn check_connect(config: &Config) -> Result<(), Failure> {
@@ -541,7 +313,31 @@ async fn demo() -> Result<(), Failure> {
         summary.db.display(),
         summary.config.display()
     );
-    outcome(&summary.reports)
+    run_sync::outcome(&summary.reports)
+}
+
+/// `man`: the man page to stdout.
+fn man() -> Result<(), Failure> {
+    let page = cli::man_page()
+        .context("cannot render the man page")
+        .map_err(|error| Failure {
+            code: EXIT_STREAM_FAILED,
+            error,
+        })?;
+    write_stdout(&page, "the man page")
+}
+
+/// Writes `bytes` to stdout. A reader that stops early (`| head`) is no error.
+fn write_stdout(bytes: &[u8], what: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure {
+            code: EXIT_STREAM_FAILED,
+            error: anyhow::anyhow!("cannot write {what} to stdout: {e}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -561,6 +357,7 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         code: EXIT_USAGE,
         error,
     };
+    let stop = shutdown_signal();
     let now = auditmirror::clock::now();
     let mut cfg = SimConfig::new(a.seed);
     cfg.origin = now - chrono::Duration::days(a.days.into());
@@ -616,30 +413,41 @@ async fn simulate(a: SimulateArgs) -> Result<(), Failure> {
         "serving the Gong and Genesys simulators on {}; stop with Ctrl-C",
         sim.base_url()
     );
-    shutdown_signal().await;
-    tracing::info!(stats = ?sim.stats(), "simulator stopped");
+    stop.await;
+    tracing::info!("simulator stopped: {}", sim.stats());
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+/// Resolves on SIGINT or SIGTERM. It listens from the moment it is called
+/// (inside the runtime), not from its first poll: a signal that comes early
+/// still stops the command cleanly instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listeners =
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+    async move {
+        match listeners {
+            Ok((mut term, mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-            return;
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
-/// Loads the config, then starts logging as it (or `--log-format`) says.
-fn load_config(path: &std::path::Path, format: Option<LogFormat>) -> Result<Config, Failure> {
-    let config = Config::load(path).map_err(|e| Failure {
+/// Loads the config (its secrets read or not), then starts logging as it (or
+/// `--log-format`) says.
+fn load_config(
+    path: &std::path::Path,
+    format: Option<LogFormat>,
+    secrets: SecretMode,
+) -> Result<Config, Failure> {
+    let config = Config::load_with(path, secrets).map_err(|e| Failure {
         code: EXIT_USAGE,
         error: e.into(),
     })?;
@@ -651,6 +459,31 @@ fn load_config(path: &std::path::Path, format: Option<LogFormat>) -> Result<Conf
         tracing::warn!("{w}");
     }
     Ok(config)
+}
+
+/// `check-config`'s look at `[database] path`: a directory that does not
+/// exist yet is only a warning (the systemd units' `StateDirectory=` creates
+/// it when they first start, after the config was checked); anything else
+/// that keeps the mirror from being written is a database error.
+fn check_database(config: &Config) -> Result<(), Failure> {
+    match config.check_database_writable() {
+        Err(e @ DatabasePathError::NoDirectory { .. }) => {
+            tracing::warn!(
+                "{e}; sync, backfill, run and status refuse to start until it exists \
+                 (the systemd units' StateDirectory= creates it when they first start)"
+            );
+            Ok(())
+        }
+        other => other.map_err(path_failure),
+    }
+}
+
+/// `[database] path` cannot hold the mirror: a database error (3).
+fn path_failure(e: DatabasePathError) -> Failure {
+    Failure {
+        code: EXIT_DATABASE,
+        error: e.into(),
+    }
 }
 
 fn db_failure(e: StoreError) -> Failure {

@@ -1,12 +1,17 @@
 //! The per-stream report behind `auditmirror status`: configured streams joined
-//! with what the mirror recorded about them, as text for people or JSON for
-//! scripts. Reads only; never shows a secret (it never sees one).
+//! with what the mirror recorded about them, as text for people, JSON for
+//! scripts, or one verdict line for monitoring (`check.rs`). Reads only; never
+//! shows a secret (it never sees one).
 
 use crate::config::Config;
 use crate::store::StreamStatus;
 use crate::time::parse_stored;
 use chrono::{DateTime, Utc};
 use std::fmt::Write as _;
+
+mod check;
+pub use crate::config::schedule_period;
+pub use check::{check, default_max_lag, Check, Health, PERIODS_OF_LAG};
 
 /// One line of the report: a stream, whether the config still names it, and
 /// what the mirror knows of it (`None` when it never synced).
@@ -96,50 +101,57 @@ pub fn render_text(reports: &[StreamReport]) -> String {
             out.push_str("  (no longer in the config)");
         }
         out.push('\n');
-        let Some(s) = &r.state else {
-            out.push_str("  never synced\n");
-            continue;
-        };
-        let lag = r.lag_seconds.map(human_lag).unwrap_or_else(|| "-".into());
-        let _ = writeln!(
-            out,
-            "  watermark   {} (lag {lag})",
-            s.watermark.as_deref().unwrap_or("none yet")
-        );
-        let _ = writeln!(out, "  rows        {}", s.rows_total);
-        if let Some(services) = s.services.as_ref().filter(|v| !v.is_empty()) {
-            let _ = writeln!(out, "  services    {}", services.join(", "));
-        }
-        match &s.last_run {
-            Some(run) => {
-                let c = &run.counts;
-                let _ = writeln!(
-                    out,
-                    "  last run    {} {} at {}: {} new, {} updated, {} unchanged, {} rejected; {} pages, {} requests, {} retries",
-                    run.kind, run.outcome, run.started_at, c.rows_inserted, c.rows_updated, c.rows_unchanged, c.rows_rejected, c.pages, c.requests, c.retries
-                );
-            }
-            None => out.push_str("  last run    none\n"),
-        }
-        if let Some(ok) = &s.last_success_at {
-            let _ = writeln!(out, "  last success {ok}");
-        }
-        if let Some(why) = &s.unavailable {
-            let _ = writeln!(out, "  unavailable {why}");
-        }
-        if let Some(err) = &s.last_error {
-            let since = s.failing_since.as_deref().unwrap_or("?");
-            let _ = writeln!(out, "  failing since {since}: {err}");
-        }
-        if let Some(owner) = &s.lease_owner {
-            let _ = writeln!(
-                out,
-                "  leased by   {owner} until {}",
-                s.lease_expires_at.as_deref().unwrap_or("?")
-            );
+        match &r.state {
+            Some(s) => render_state(&mut out, s, r.lag_seconds),
+            None => out.push_str("  never synced\n"),
         }
     }
     out
+}
+
+/// One `  label         value` line; every label in one column.
+fn field(out: &mut String, label: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "  {label:<14}{value}");
+}
+
+fn render_state(out: &mut String, s: &StreamStatus, lag: Option<i64>) {
+    let lag = lag.map(human_lag).unwrap_or_else(|| "-".into());
+    let watermark = s.watermark.as_deref().unwrap_or("none yet");
+    field(out, "watermark", format!("{watermark} (lag {lag})"));
+    field(out, "rows", s.rows_total);
+    if let Some(services) = s.services.as_ref().filter(|v| !v.is_empty()) {
+        field(out, "services", services.join(", "));
+    }
+    match &s.last_run {
+        Some(run) if run.outcome == "running" => field(
+            out,
+            "last run",
+            format!("{} running since {}", run.kind, run.started_at),
+        ),
+        Some(run) => {
+            let c = &run.counts;
+            field(out, "last run", format!(
+                "{} {} at {}: {} new, {} updated, {} unchanged, {} rejected; {} pages, {} requests, {} retries",
+                run.kind, run.outcome, run.started_at, c.rows_inserted, c.rows_updated, c.rows_unchanged,
+                c.rows_rejected, c.pages, c.requests, c.retries
+            ));
+        }
+        None => field(out, "last run", "none"),
+    }
+    if let Some(ok) = &s.last_success_at {
+        field(out, "last success", ok);
+    }
+    if let Some(why) = &s.unavailable {
+        field(out, "unavailable", why);
+    }
+    if let Some(err) = &s.last_error {
+        let since = s.failing_since.as_deref().unwrap_or("?");
+        field(out, "failing since", format!("{since}: {err}"));
+    }
+    if let Some(owner) = &s.lease_owner {
+        let until = s.lease_expires_at.as_deref().unwrap_or("?");
+        field(out, "leased by", format!("{owner} until {until}"));
+    }
 }
 
 fn human_lag(secs: i64) -> String {

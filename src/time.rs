@@ -141,10 +141,77 @@ pub fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     add_signed(t, chrono_duration(d))
 }
 
+/// A time as the command line takes it (`backfill --from/--to`): an instant,
+/// a date (a UTC day), or a duration back from now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    At(DateTime<Utc>),
+    Day(chrono::NaiveDate),
+    Ago(Duration),
+}
+
+impl When {
+    /// `2026-11-01T00:00:00Z` (any offset), `2026-11-01`, or `7d`.
+    pub fn parse(s: &str) -> Result<When, String> {
+        let s = s.trim();
+        parse_instant(s)
+            .map(When::At)
+            .or_else(|_| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map(When::Day))
+            .or_else(|_| parse_duration(s).map(When::Ago))
+            .map_err(|_| {
+                format!(
+                    "`{s}` is neither an RFC 3339 instant (2026-11-01T00:00:00Z), a date \
+                     (2026-11-01, in UTC) nor a duration back from now (7d)"
+                )
+            })
+    }
+
+    /// As the start of a range at `now`: a date is its first instant (00:00 UTC).
+    pub fn start(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            When::At(t) => t,
+            When::Day(d) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+            When::Ago(d) => before(now, d),
+        }
+    }
+
+    /// As the (exclusive) end of a range at `now`: a date is the first instant
+    /// of the next day, so the day itself is included.
+    pub fn end(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            When::Day(d) => match d.succ_opt() {
+                Some(next) => When::Day(next).start(now),
+                None => DateTime::<Utc>::MAX_UTC,
+            },
+            other => other.start(now),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_date_is_its_whole_utc_day() {
+        let now = parse_instant("2026-12-05T03:00:00Z").unwrap();
+        let day = When::parse("2026-11-30").unwrap();
+        assert_eq!(
+            day,
+            When::Day(chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap())
+        );
+        assert_eq!(fmt_utc(day.start(now)), "2026-11-30T00:00:00.000000Z");
+        assert_eq!(fmt_utc(day.end(now)), "2026-12-01T00:00:00.000000Z");
+        let at = When::parse("2026-11-30T12:00:00+02:00").unwrap();
+        assert_eq!(fmt_utc(at.start(now)), "2026-11-30T10:00:00.000000Z");
+        assert_eq!(at.end(now), at.start(now));
+        let ago = When::parse("2d").unwrap();
+        assert_eq!(fmt_utc(ago.end(now)), "2026-12-03T03:00:00.000000Z");
+        let e = When::parse("30/11/2026").unwrap_err();
+        assert!(e.contains("a date (2026-11-01, in UTC)"), "{e}");
+        assert!(When::parse("2026-02-30").is_err());
+    }
 
     #[test]
     fn offsets_become_the_same_utc_instant() {

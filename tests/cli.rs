@@ -127,9 +127,14 @@ fn a_bad_config_exits_2_naming_key_and_line() {
     let all = text(&out);
     assert!(all.contains("bad.toml:4: gong[acme].schedule"), "{all}");
     assert!(!all.contains(SECRETS[3]), "{all}");
-    let missing = run(&["check-config"], &dir.path().join("nope.toml"));
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(text(&missing).contains("nope.toml"), "{}", text(&missing));
+    for args in [&["check-config"][..], &["status"], &["sync"]] {
+        let missing = run(args, &dir.path().join("nope.toml"));
+        assert_eq!(missing.status.code(), Some(2));
+        let all = text(&missing);
+        assert!(all.contains("nope.toml"), "{all}");
+        // The OS error is said once.
+        assert_eq!(all.matches("No such file or directory").count(), 1, "{all}");
+    }
 }
 
 #[test]
@@ -213,4 +218,25 @@ fn secret_files_may_live_in_the_systemd_credentials_directory() {
             && err.contains("CREDENTIALS_DIRECTORY is not set"),
         "{err}"
     );
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // An inline secret in a file others may read: a warning is logged.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for journal in [None, Some("8:12345")] {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&config).arg("status");
+        match journal {
+            Some(v) => cmd.env("JOURNAL_STREAM", v),
+            None => cmd.env_remove("JOURNAL_STREAM"),
+        };
+        let out = cmd.env_remove("NO_COLOR").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("WARN") && err.contains("chmod 600"), "{err}");
+        assert!(!err.contains('\x1b'), "JOURNAL_STREAM {journal:?}: {err:?}");
+    }
 }

@@ -232,34 +232,37 @@ async fn a_directory_the_mirror_cannot_be_created_in_is_named_once() {
     std::fs::create_dir(&locked).unwrap();
     // Root's (or, not run as root, read-only): only its owner may create in it.
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
-    let not_writable = format!("is not writable by this user (uid {})", child_uid());
-    for (path, dir, why) in [
+    let in_locked = env.dir.path().join("locked/mirror.sqlite");
+    let in_missing = env.dir.path().join("locked/sub/mirror.sqlite");
+    for (path, said) in [
         (
-            "locked/mirror.sqlite",
-            locked.clone(),
-            not_writable.as_str(),
+            &in_locked,
+            format!(
+                "cannot create the mirror {}: the directory {} is not writable by this user (uid {})",
+                in_locked.display(),
+                locked.display(),
+                child_uid()
+            ),
         ),
+        // A directory that does not exist is not created: the path may be mistyped.
         (
-            "locked/sub/mirror.sqlite",
-            locked.join("sub"),
-            "does not exist and cannot be created",
+            &in_missing,
+            format!(
+                "the mirror's directory {} does not exist",
+                locked.join("sub").display()
+            ),
         ),
     ] {
-        rewrite_config(&env, "path", &format!("\"{path}\""));
-        for args in [&["sync"][..], &["run"]] {
+        rewrite_config(&env, "path", &format!("{:?}", path.to_str().unwrap()));
+        for args in [&["sync"][..], &["run"], &["backfill", "--from", "1d", "--to", "1h"]] {
             let mut cmd = command(&env.config, args);
             as_unprivileged(&mut cmd, env.dir.path());
             let out = finish(cmd, Some("scheduled")).await;
-            let ctx = format!("{args:?} with the mirror at {path}");
-            let said = format!(
-                "cannot create the mirror {}: the directory {} {why}",
-                env.dir.path().join(path).display(),
-                dir.display()
-            );
+            let ctx = format!("{args:?} with the mirror at {}", path.display());
             assert_database_error(&out, &said, &ctx);
             let err = stderr(&out);
             assert_eq!(
-                err.matches("fix [database] path").count(),
+                err.matches("[database] path").count(),
                 1,
                 "{ctx}\n{err}"
             );
@@ -269,6 +272,7 @@ async fn a_directory_the_mirror_cannot_be_created_in_is_named_once() {
             );
         }
     }
+    assert!(!locked.join("sub").exists());
 }
 
 fn mode(path: &Path) -> u32 {
@@ -311,4 +315,74 @@ async fn a_new_mirror_and_its_wal_and_shm_are_private_an_existing_one_keeps_its_
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(gong_rows(&env.db), 500);
     assert_eq!(mode(&env.db), 0o640);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_and_status_check_where_the_mirror_goes() {
+    let env = Env::start(sim_config(66, 1, 10), "").await;
+    let run_as_child = |args: &[&str]| {
+        let mut cmd = command(&env.config, args);
+        as_unprivileged(&mut cmd, env.dir.path());
+        cmd.output().unwrap()
+    };
+    // Fine: the directory may be written, the mirror does not exist yet.
+    let out = run_as_child(&["check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let missing = env.dir.path().join("typo/mirror.sqlite");
+    rewrite_config(&env, "path", &format!("{:?}", missing.to_str().unwrap()));
+    let said = format!(
+        "the mirror's directory {} does not exist; fix [database] path in {}",
+        missing.parent().unwrap().display(),
+        env.config.display()
+    );
+    for args in [&["status"][..], &["status", "--check"]] {
+        let out = run_as_child(args);
+        assert_database_error(&out, &said, &format!("{args:?}"));
+    }
+    // check-config warns: under systemd, StateDirectory= makes it at first start.
+    let out = run_as_child(&["check-config"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(stderr(&out).matches(&said).count(), 1, "{}", text(&out));
+    assert!(stderr(&out).contains("WARN"), "{}", text(&out));
+    assert!(!missing.parent().unwrap().exists());
+
+    let locked = env.dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    rewrite_config(&env, "path", "\"locked/mirror.sqlite\"");
+    let out = run_as_child(&["check-config"]);
+    let said = format!(
+        "{} is not writable by this user (uid {})",
+        locked.display(),
+        child_uid()
+    );
+    assert_database_error(&out, &said, "a directory it may not write");
+
+    // A mirror it may not write, in a directory it may.
+    rewrite_config(&env, "path", "\"mirror.sqlite\"");
+    std::fs::write(&env.db, b"").unwrap();
+    std::fs::set_permissions(&env.db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = run_as_child(&["check-config"]);
+    let said = format!("{} is not writable by this user", env.db.display());
+    assert_database_error(&out, &said, "a read-only mirror");
+}
+
+#[test]
+fn demo_in_a_directory_it_may_not_write_says_why_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_auditmirror"));
+    cmd.arg("demo").current_dir(&locked).env_remove("RUST_LOG");
+    as_unprivileged(&mut cmd, &locked);
+    let out = cmd.output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        err.contains(&format!("cannot prepare the demo in {}", locked.display())),
+        "{err}"
+    );
+    assert_eq!(err.matches("Permission denied").count(), 1, "{err}");
 }

@@ -541,3 +541,35 @@ async fn transport_faults_can_be_switched_on_and_off() {
     );
     assert!(f.slow_every.load(Relaxed) == 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emails_are_ascii_and_names_keep_their_letters() {
+    let s = sim(cfg(31)).await;
+    let (from, to) = (s.state.cfg.origin, s.state.cfg.end.unwrap());
+    let entries = parsed(s.gong_truth("UserActivityLog", from, to));
+    let spelled = [
+        ("Łukasz", "lukasz"),
+        ("Ångström", "angstrom"),
+        ("Zoë", "zoe"),
+        ("Chloé", "chloe"),
+        ("Öberg", "oberg"),
+        ("García", "garcia"),
+    ];
+    let mut accented = 0;
+    for e in &entries {
+        let email = e["userEmailAddress"].as_str().unwrap_or_default();
+        assert!(email.is_ascii(), "{email}");
+        let name = e["userFullName"].as_str().unwrap_or_default();
+        for (letters, ascii) in spelled {
+            if name.contains(letters) {
+                accented += 1;
+                assert!(email.contains(ascii), "{name}: {email}");
+            }
+        }
+    }
+    assert!(
+        accented > 0,
+        "no accented name among {} entries",
+        entries.len()
+    );
+}

@@ -33,6 +33,7 @@ pub struct Ctx<'a> {
     pub(super) src: &'a str,
     pub(super) now: DateTime<Utc>,
     pub(super) dir: PathBuf,
+    pub(super) secrets: SecretMode,
 }
 
 pub(super) type Res<T> = Result<T, ConfigError>;
@@ -133,6 +134,7 @@ impl<'a> Ctx<'a> {
         }
         Ok(Config {
             file: self.path.to_owned(),
+            secrets: self.secrets,
             database_path,
             accounts,
             log: log

@@ -1,6 +1,7 @@
 //! Secrets: exactly one of `KEY`, `KEY_file` (which may start with
 //! `${CREDENTIALS_DIRECTORY}/`) or `KEY_env`, read into a `SecretString` that
-//! remembers where it came from and never prints.
+//! remembers where it came from and never prints; or, for commands that only
+//! read the mirror (`SecretMode::Skip`), checked as written but not read.
 
 use super::parse::{Ctx, Res};
 use super::*;
@@ -26,42 +27,64 @@ impl Ctx<'_> {
                 format!("give only one of {0}, {0}_file and {0}_env", k.key),
             ));
         }
-        let (value, origin) = if let Some(v) = k.inline {
-            (v.get_ref().clone(), SecretOrigin::Inline)
-        } else if let Some(f) = k.file {
-            let p = self.relative(
-                &expand_credentials_dir(f.get_ref())
-                    .map_err(|m| self.err(f.span(), key("_file"), m))?,
-            );
-            let text = read_secret_file(&p).map_err(|m| self.err(f.span(), key("_file"), m))?;
-            (
-                SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
-                SecretOrigin::File(p),
-            )
-        } else if let Some(var) = k.env {
-            let name = var.get_ref().trim();
-            let value = std::env::var(name).map_err(|_| {
-                self.err(
-                    var.span(),
-                    key("_env"),
-                    format!("environment variable {name} is not set"),
+        let (value, origin) = match (k.inline, k.file, k.env) {
+            (Some(v), _, _) => (v.get_ref().clone(), SecretOrigin::Inline),
+            // Not read: the origin as written (`${CREDENTIALS_DIRECTORY}` kept).
+            (_, Some(f), _) if self.secrets == SecretMode::Skip => {
+                let p = match f.get_ref() {
+                    p if p.starts_with('$') => PathBuf::from(p),
+                    p => self.relative(p),
+                };
+                return Ok(unread(SecretOrigin::File(p)));
+            }
+            (_, _, Some(var)) if self.secrets == SecretMode::Skip => {
+                return Ok(unread(SecretOrigin::Env(var.get_ref().trim().to_owned())))
+            }
+            (_, Some(f), _) => {
+                let p = self.relative(
+                    &expand_credentials_dir(f.get_ref())
+                        .map_err(|m| self.err(f.span(), key("_file"), m))?,
+                );
+                let text = read_secret_file(&p).map_err(|m| self.err(f.span(), key("_file"), m))?;
+                (
+                    SecretString::from(text.trim_end_matches(['\n', '\r']).to_owned()),
+                    SecretOrigin::File(p),
                 )
-            })?;
-            (
-                SecretString::from(value),
-                SecretOrigin::Env(name.to_owned()),
-            )
-        } else {
-            return Err(self.err(
-                table_span,
-                key(""),
-                format!("missing: set {0}, {0}_file or {0}_env", k.key),
-            ));
+            }
+            (_, _, Some(var)) => {
+                let name = var.get_ref().trim();
+                let value = std::env::var(name).map_err(|_| {
+                    self.err(
+                        var.span(),
+                        key("_env"),
+                        format!("environment variable {name} is not set"),
+                    )
+                })?;
+                (
+                    SecretString::from(value),
+                    SecretOrigin::Env(name.to_owned()),
+                )
+            }
+            (None, None, None) => {
+                return Err(self.err(
+                    table_span,
+                    key(""),
+                    format!("missing: set {0}, {0}_file or {0}_env", k.key),
+                ))
+            }
         };
         if value.expose_secret().trim().is_empty() {
             return Err(self.err(table_span, key(""), "the secret is empty"));
         }
         Ok(Secret { value, origin })
+    }
+}
+
+/// A secret given but not read ([`SecretMode::Skip`]): it holds nothing.
+fn unread(origin: SecretOrigin) -> Secret {
+    Secret {
+        value: SecretString::from(String::new()),
+        origin,
     }
 }
 

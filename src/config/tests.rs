@@ -580,3 +580,5 @@ fn oversized_secret_files_are_refused_not_read_to_the_end() {
     );
     assert!(parse(&src).is_ok());
 }
+
+mod skip;

@@ -91,6 +91,45 @@ pub struct StatsSnapshot {
     pub unauthorized: u64,
 }
 
+/// One line for people: `served 120 Gong and 45 Genesys requests, issued 2
+/// tokens; 1 refused unauthorized; injected 3 × 429, 1 × 5xx`.
+impl std::fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "served {} Gong and {} Genesys requests, issued {} tokens",
+            self.gong_requests, self.genesys_requests, self.tokens_issued
+        )?;
+        let answered: Vec<String> = [
+            (self.rate_limited, "answered 429 over the rate limit"),
+            (self.unauthorized, "refused as unauthorized"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !answered.is_empty() {
+            write!(f, "; {}", answered.join(", "))?;
+        }
+        let injected: Vec<String> = [
+            (self.injected_429, "429"),
+            (self.injected_5xx, "5xx"),
+            (self.hung, "hung"),
+            (self.slowed, "slow"),
+            (self.truncated, "truncated"),
+            (self.expired_cursors, "expired cursor"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} × {what}"))
+        .collect();
+        if !injected.is_empty() {
+            write!(f, "; injected {}", injected.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
 impl Stats {
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -295,4 +334,34 @@ async fn truncate(response: Response) -> Response {
     let cut = bytes.slice(..bytes.len() / 2);
     parts.headers.remove("content-length");
     (parts, Body::from(cut)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatsSnapshot;
+
+    #[test]
+    fn stats_read_as_one_line_naming_only_what_happened() {
+        let quiet = StatsSnapshot {
+            gong_requests: 12,
+            genesys_requests: 3,
+            tokens_issued: 1,
+            ..StatsSnapshot::default()
+        };
+        assert_eq!(
+            quiet.to_string(),
+            "served 12 Gong and 3 Genesys requests, issued 1 tokens"
+        );
+        let faulty = StatsSnapshot {
+            rate_limited: 2,
+            injected_5xx: 4,
+            expired_cursors: 1,
+            ..quiet
+        };
+        assert_eq!(
+            faulty.to_string(),
+            "served 12 Gong and 3 Genesys requests, issued 1 tokens; 2 answered 429 over the \
+             rate limit; injected 4 × 5xx, 1 × expired cursor"
+        );
+    }
 }

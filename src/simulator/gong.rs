@@ -397,7 +397,8 @@ fn user(seed: u64, k: u64) -> User {
         "{}",
         1_000_000_000_000_000_000 + x % 8_000_000_000_000_000_000
     );
-    let ascii: String = format!("{first}.{last}")
+    // Emails are ASCII as real tenants' are: `Łukasz Ångström` → `lukasz.angstrom`.
+    let ascii: String = super::ascii::transliterate(&format!("{first}.{last}"))
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
         .collect();

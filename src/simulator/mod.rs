@@ -3,6 +3,7 @@
 //! a seed, generated on the fly; ground truth for tests; faults on request.
 //! Used by `auditmirror simulate`, `demo`, the tests and the benchmark.
 
+mod ascii;
 pub mod faults;
 pub mod gen;
 pub mod genesys;

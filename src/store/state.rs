@@ -442,7 +442,9 @@ impl Store {
         Ok(())
     }
 
-    /// Every stream the mirror knows, with its newest run, in key order.
+    /// Every stream the mirror knows, with its newest run that was not
+    /// skipped (a run in progress rather than a later runner's skip), else its
+    /// newest, in key order.
     pub fn stream_statuses(&self) -> Result<Vec<StreamStatus>> {
         let e = |source| StoreError::Sqlite {
             path: self.path.clone(),
@@ -457,8 +459,11 @@ impl Store {
                         r.id, r.kind, r.started_at, r.finished_at, r.outcome, r.pages, r.requests, r.retries, \
                         r.token_refreshes, r.rows_inserted, r.rows_updated, r.rows_unchanged, r.rows_rejected, r.error \
                    FROM sync_state s \
-                   LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs x \
-                        WHERE x.source = s.source AND x.account = s.account AND x.stream = s.stream) \
+                   LEFT JOIN sync_runs r ON r.id = coalesce( \
+                        (SELECT x.id FROM sync_runs x WHERE x.source = s.source AND x.account = s.account \
+                            AND x.stream = s.stream AND x.outcome <> 'skipped' ORDER BY x.id DESC LIMIT 1), \
+                        (SELECT max(id) FROM sync_runs x \
+                            WHERE x.source = s.source AND x.account = s.account AND x.stream = s.stream)) \
                   ORDER BY s.source, s.account, s.stream",
             )
             .map_err(e)?;
