@@ -48,7 +48,7 @@ pub fn bars() -> Option<ProgressFn> {
 /// How much of its range's time the stream has read, from 0 to 1.
 fn fraction(p: &Progress) -> f64 {
     let total = (p.range.to - p.range.from).num_milliseconds().max(1);
-    let done = (p.reached - p.range.from)
+    let done = (p.position - p.range.from)
         .num_milliseconds()
         .clamp(0, total);
     done as f64 / total as f64
@@ -123,11 +123,12 @@ mod tests {
     }
 
     #[test]
-    fn the_fraction_is_the_time_reached_in_the_range() {
+    fn the_fraction_is_the_position_in_the_range() {
         let p = |reached: &str| Progress {
             key: StreamKey::new(Source::Gong, "acme", "AccessLog"),
             range: Window::new(at("2026-11-01T00:00:00Z"), at("2026-11-05T00:00:00Z")),
-            reached: at(reached),
+            reached: at("2026-11-01T00:00:00Z"),
+            position: at(reached),
             rows: 0,
         };
         assert_eq!(fraction(&p("2026-11-01T00:00:00Z")), 0.0);

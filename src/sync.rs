@@ -73,6 +73,9 @@ pub struct Progress {
     pub range: Window,
     /// Everything before this instant has been read.
     pub reached: DateTime<Utc>,
+    /// Where the reading is: `reached`, or an estimate inside the window being
+    /// read from the share of its records (as the vendor counted them) written.
+    pub position: DateTime<Utc>,
     pub rows: u64,
 }
 

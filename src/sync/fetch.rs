@@ -7,7 +7,6 @@ use super::writer::Msg;
 use super::{Halt, Stream};
 use crate::connector::{ConnectorError, Page, Window};
 use crate::http::{Counters, ErrorClass};
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -26,14 +25,16 @@ struct Sink {
 
 impl Sink {
     /// False once the writer stopped this stream (it reports why) or is gone.
-    async fn send(&self, page: Page, window_end: Option<DateTime<Utc>>) -> bool {
+    /// `last`: the window's last page.
+    async fn send(&self, page: Page, window: Window, total: Option<u64>, last: bool) -> bool {
         !self.stop.halted()
             && self
                 .tx
                 .send(Msg {
                     stream: self.idx,
                     page,
-                    window_end,
+                    window_end: last.then_some(window.to),
+                    window: Some((window, total)),
                 })
                 .await
                 .is_ok()
@@ -149,7 +150,7 @@ async fn read_window(
         return Ok(Read::Split(a, b));
     }
     while let Some((page, last)) = reader.next(counters).await.map_err(|e| (e, total))? {
-        if !sink.send(page, last.then_some(w.to)).await {
+        if !sink.send(page, w, total, last).await {
             return Ok(Read::Stopped);
         }
     }

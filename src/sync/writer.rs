@@ -23,6 +23,8 @@ pub(super) struct Msg {
     pub(super) page: Page,
     /// Set on a window's last page: the watermark may move to this instant.
     pub(super) window_end: Option<DateTime<Utc>>,
+    /// The window the page is from, and the records the vendor said it holds.
+    pub(super) window: Option<(Window, Option<u64>)>,
 }
 
 /// Where the writer puts one stream's pages.
@@ -47,6 +49,9 @@ pub(super) struct Written {
     pub(super) last_write: Option<DateTime<Utc>>,
     /// Everything before this instant is written.
     reached: Option<DateTime<Utc>>,
+    /// The window being written: its records by the vendor's count, and those
+    /// written so far (for progress inside a long window).
+    window: Option<(Window, Option<u64>, u64)>,
 }
 
 /// Who hears of each page written, and the clock it is written at.
@@ -99,6 +104,13 @@ pub(super) fn write_pages(
                 continue;
             }
             w.last_write = Some(now);
+            if let Some((window, total)) = m.window {
+                let records = (m.page.rows.len() + m.page.rejected.len()) as u64;
+                match &mut w.window {
+                    Some((at, _, n)) if *at == window => *n += records,
+                    other => *other = Some((window, total, records)),
+                }
+            }
             if let Some(end) = m.window_end {
                 w.reached = Some(end);
             }
@@ -148,7 +160,47 @@ fn report(progress: &Option<ProgressFn>, t: &Target, w: &Written) {
             key: t.key.clone(),
             range,
             reached: at,
+            position: position(at, w.window),
             rows: (c.rows_inserted + c.rows_updated + c.rows_unchanged) as u64,
         });
+    }
+}
+
+/// How far the reading has got: `reached`, or, inside a window whose record
+/// count the vendor gave, as far into its time as its records written are
+/// into that count (an estimate: records are not spread evenly).
+fn position(reached: DateTime<Utc>, window: Option<(Window, Option<u64>, u64)>) -> DateTime<Utc> {
+    match window {
+        Some((w, Some(total), n)) if total > 0 && w.to > reached && w.from >= reached => {
+            let share = (n as f64 / total as f64).min(1.0);
+            let span = (w.to - w.from).num_milliseconds() as f64;
+            w.from + chrono::Duration::milliseconds((span * share) as i64)
+        }
+        _ => reached,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn inside_a_counted_window_the_position_follows_the_records_written() {
+        let w = Window::new(at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"));
+        let reached = w.from;
+        assert_eq!(
+            position(reached, Some((w, Some(400), 100))),
+            at("2026-11-01T06:00:00Z")
+        );
+        assert_eq!(position(reached, Some((w, Some(400), 900))), w.to);
+        // No count, a zero count, or a window already behind: what is reached.
+        assert_eq!(position(reached, Some((w, None, 100))), reached);
+        assert_eq!(position(reached, Some((w, Some(0), 0))), reached);
+        assert_eq!(position(w.to, Some((w, Some(400), 400))), w.to);
+        assert_eq!(position(reached, None), reached);
     }
 }
