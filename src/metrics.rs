@@ -62,7 +62,7 @@ struct VersionLabels {
 type Seconds = Gauge<f64, AtomicU64>;
 type Durations = Family<AccountLabels, Histogram, fn() -> Histogram>;
 
-/// Request durations from 50 ms to a minute (a Genesys query's pages are slow).
+/// Request durations from 50 ms to a minute (a vendor's query pages can be slow).
 fn duration_histogram() -> Histogram {
     Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
 }

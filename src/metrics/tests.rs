@@ -85,20 +85,9 @@ fn a_stream_failing_for_three_periods_makes_the_daemon_unready() {
     let c = config(GONG);
     let now: DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap();
     let status = |since: &str| StreamStatus {
-        source: "gong".into(),
-        account: "acme".into(),
-        stream: "AccessLog".into(),
-        watermark: None,
-        last_success_at: None,
         last_error: Some("HTTP 401: check access_key".into()),
-        last_error_at: None,
         failing_since: Some(since.into()),
-        lease_owner: None,
-        lease_expires_at: None,
-        rows_total: 0,
-        services: None,
-        unavailable: None,
-        last_run: None,
+        ..StreamStatus::new("gong", "acme", "AccessLog")
     };
     // Every 5 minutes: 15 minutes of failing is the limit.
     let recent = [status("2026-12-05T11:46:00.000000Z")];

@@ -112,6 +112,28 @@ pub struct StreamStatus {
     pub last_run: Option<RunSummary>,
 }
 
+impl StreamStatus {
+    /// A stream the mirror knows nothing about yet: no watermark, no run.
+    pub fn new(source: &str, account: &str, stream: &str) -> StreamStatus {
+        StreamStatus {
+            source: source.to_owned(),
+            account: account.to_owned(),
+            stream: stream.to_owned(),
+            watermark: None,
+            last_success_at: None,
+            last_error: None,
+            last_error_at: None,
+            failing_since: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            rows_total: 0,
+            services: None,
+            unavailable: None,
+            last_run: None,
+        }
+    }
+}
+
 const KEY: &str = "source = ?1 AND account = ?2 AND stream = ?3";
 
 impl Store {

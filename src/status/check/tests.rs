@@ -22,20 +22,8 @@ fn config() -> Config {
 /// A stream whose watermark is `lag_secs` behind now.
 fn synced(source: &str, account: &str, stream: &str, lag_secs: i64) -> StreamStatus {
     StreamStatus {
-        source: source.into(),
-        account: account.into(),
-        stream: stream.into(),
         watermark: Some(fmt_utc(now() - chrono::Duration::seconds(lag_secs))),
-        last_success_at: None,
-        last_error: None,
-        last_error_at: None,
-        failing_since: None,
-        lease_owner: None,
-        lease_expires_at: None,
-        rows_total: 0,
-        services: None,
-        unavailable: None,
-        last_run: None,
+        ..StreamStatus::new(source, account, stream)
     }
 }
 
