@@ -22,7 +22,7 @@ use secrecy::ExposeSecret;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::marker::PhantomData;

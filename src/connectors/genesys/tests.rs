@@ -6,6 +6,7 @@ use crate::simulator::{self, SimConfig, SimHandle};
 use crate::time::fmt_utc;
 use chrono::DurationRound;
 use std::collections::BTreeSet;
+use serde_json::json;
 use std::path::Path;
 
 mod mapping;
