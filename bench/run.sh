@@ -46,7 +46,7 @@ name = "bench"
 base_url = "$base"
 access_key = "$key"
 access_key_secret = "$secret"
-requests_per_second = 1000.0
+requests_per_second = 100000.0
 EOT
 chmod 600 "$work/c.toml"
 timed "$work/am.time" "$bin" --config "$work/c.toml" sync > "$work/am.log"

@@ -67,7 +67,7 @@ for n in "${sizes[@]}"; do
   # everyday question runs at that size too; below it, a thousand a day.
   g_per_day=1000; [ "$n" = "${sizes[-1]}" ] && g_per_day=$(( n / 30 ))
   start_sim --days 30 --gong-per-day "$per_day" --genesys-per-day "$g_per_day"
-  config "$dir" 1000 100000000 100000
+  config "$dir" 100000 100000000 100000
   (cd "$dir" && timed "$dir/t" "$bin" --config c.toml sync --source gong)
   read -r wall user sys rss < "$dir/t"
   db="$dir/mirror.sqlite"

@@ -180,14 +180,14 @@ fn account(t: &AccountTable<'_, '_, RawGong>) -> Res<GongAccount> {
     };
     let requests_per_second = match &r.requests_per_second {
         None => 2.5,
-        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 1000.0 => {
+        Some(v) if v.get_ref().is_finite() && *v.get_ref() > 0.0 && *v.get_ref() <= 100_000.0 => {
             *v.get_ref()
         }
         Some(v) => {
             return Err(ctx.err(
                 v.span(),
                 t.key("requests_per_second"),
-                "must be above 0 and at most 1000 (Gong allows 3 per second by default)",
+                "must be above 0 and at most 100000 (Gong allows 3 per second by default)",
             ))
         }
     };
