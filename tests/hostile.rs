@@ -143,6 +143,7 @@ async fn a_dripping_server_fails_within_the_time_budget() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr.contains("total_timeout"), "{stderr}");
     // 3 s of budget; the bound only guards against a hang, not for speed.
+    eprintln!("a dripping server failed the sync after {took:?}");
     assert!(took < Duration::from_secs(60), "{took:?}");
     let error: String = rusqlite::Connection::open(&s.db)
         .unwrap()
@@ -177,6 +178,7 @@ async fn sigterm_stops_a_sync_stuck_on_a_dripping_server_at_once() {
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
+    eprintln!("exited {:?} after SIGTERM", signalled.elapsed());
     assert!(
         signalled.elapsed() < Duration::from_secs(10),
         "{:?}",
