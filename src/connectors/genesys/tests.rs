@@ -5,8 +5,8 @@ use crate::record::Row;
 use crate::simulator::{self, SimConfig, SimHandle};
 use crate::time::fmt_utc;
 use chrono::DurationRound;
-use std::collections::BTreeSet;
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 mod mapping;
