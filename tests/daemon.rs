@@ -516,8 +516,9 @@ async fn genesys_streams_run_on_their_schedule_beside_gong_ones() {
 }
 
 /// The daemon as a function, in this process: no signal, no socket, no child.
-/// Its runs mirror the data, a broken reload leaves the running config in force
-/// (and says ready again), and a stop ends it with the stopping notice.
+/// Its runs mirror the data, a broken reload (bad TOML, or a mirror in a
+/// directory that does not exist) leaves the running config in force (and says
+/// ready again), and a stop ends it with the stopping notice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_as_a_function_syncs_survives_a_bad_reload_and_stops() {
     use auditmirror::daemon::{self, ConfigFile, Control, Notice, RecordingNotifier};
@@ -538,12 +539,26 @@ async fn the_daemon_as_a_function_syncs_survives_a_bad_reload_and_stops() {
     .unwrap();
     let ready = || notes.count(|n| *n == Notice::Ready);
     assert_eq!(ready(), 1);
+    let good = std::fs::read_to_string(&env.config).unwrap();
     std::fs::write(&env.config, "[[gong]\nname = ").unwrap();
     tx.send(Control::Reload).await.unwrap();
     wait_until("ready again", Duration::from_secs(10), || ready() == 2)
         .await
         .unwrap();
-    assert_eq!(notes.count(|n| *n == Notice::Reloading), 1);
+    // A reload to a mirror in a directory that is not there (a typo) is
+    // refused like any bad config: the directory is not created.
+    let typo = env.db.parent().unwrap().join("typo");
+    let db = "path = \"mirror.sqlite\"";
+    assert!(good.contains(db), "the config names the mirror\n{good}");
+    std::fs::write(&env.config, good.replace(db, "path = \"typo/m.sqlite\"")).unwrap();
+    tx.send(Control::Reload).await.unwrap();
+    wait_until("ready a third time", Duration::from_secs(10), || {
+        ready() == 3
+    })
+    .await
+    .unwrap();
+    assert!(!typo.exists(), "a reload created {}", typo.display());
+    assert_eq!(notes.count(|n| *n == Notice::Reloading), 2);
     tx.send(Control::Stop { why: "the test" }).await.unwrap();
     let ended = tokio::time::timeout(Duration::from_secs(15), running)
         .await

@@ -329,7 +329,8 @@ impl Store {
 
 /// Creates the mirror, if there is none at `path`, readable and writable by its
 /// owner only (it holds emails and IP addresses); SQLite gives its -wal and -shm
-/// files the same mode. An existing file keeps the mode its owner chose.
+/// files the same mode. An existing file keeps the mode its owner chose; a
+/// directory that does not exist is refused, never created.
 fn create_private(path: &Path) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if path.symlink_metadata().is_ok() {
@@ -343,12 +344,14 @@ fn create_private(path: &Path) -> Result<()> {
         path: path.to_path_buf(),
         why,
     };
-    std::fs::create_dir_all(dir).map_err(|e| {
-        failed(format!(
-            "the directory {} does not exist and cannot be created ({e})",
+    // A directory that is not there is a typo more often than a wish: never
+    // create it (this holds for a reload that points at a new path, too).
+    if !dir.is_dir() {
+        return Err(failed(format!(
+            "the directory {} does not exist (create it first)",
             dir.display()
-        ))
-    })?;
+        )));
+    }
     let created = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
