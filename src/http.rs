@@ -71,8 +71,9 @@ pub enum ErrorClass {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[source] reqwest::Error),
+    // The causes are in the text, not chained, or `{:#}` would say them twice.
+    #[error("cannot build the HTTP client: {}", chain(.0))]
+    Client(reqwest::Error),
     #[error("{what}: {last}")]
     GaveUp {
         what: String,
@@ -495,9 +496,14 @@ fn describe(e: &reqwest::Error) -> String {
         "request failed"
     };
     // The URL may carry a cursor; it carries no secret (those go in headers).
-    let mut text = format!("{kind}: {e}");
-    // The cause is in the sources (a refused certificate, a reset connection).
-    let mut source = std::error::Error::source(e);
+    format!("{kind}: {}", chain(e))
+}
+
+/// An error and its causes in one line (a refused certificate, a reset
+/// connection are in the sources), each said once.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
     while let Some(cause) = source {
         let said = cause.to_string();
         if !text.contains(&said) {
@@ -576,5 +582,20 @@ mod tests {
         let before = Instant::now();
         p.wait().await;
         assert!(before.elapsed() >= Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_client_error_says_its_causes_once_and_chains_none() {
+        // A relative URL fails in reqwest's builder: a real reqwest::Error.
+        install_tls();
+        let e = Client::new().get("no-scheme").build().unwrap_err();
+        let cause = e.to_string();
+        let text = HttpError::Client(e).to_string();
+        assert!(text.starts_with("cannot build the HTTP client: "), "{text}");
+        assert_eq!(text.matches(&cause).count(), 1, "{text}");
+        // Nothing chained, so `{:#}` (which appends each source) adds nothing.
+        let err: &dyn std::error::Error =
+            &HttpError::Client(Client::new().get("no-scheme").build().unwrap_err());
+        assert!(err.source().is_none());
     }
 }
