@@ -3,12 +3,11 @@
 //! cutting and splitting windows as `windows.rs` decides.
 
 use super::windows::{self, Decision, Limits};
-use super::writer::Msg;
+use super::writer::{Msg, Pipe};
 use super::{Halt, Stream};
 use crate::connector::{ConnectorError, Page, Window};
 use crate::http::{Counters, ErrorClass};
 use std::sync::Arc;
-use tokio::sync::mpsc;
 
 /// What a fetcher learned besides its pages.
 pub(super) struct Fetched {
@@ -19,7 +18,7 @@ pub(super) struct Fetched {
 /// Sends one stream's pages to the writer.
 struct Sink {
     idx: usize,
-    tx: mpsc::Sender<Msg>,
+    pipe: Pipe,
     stop: Arc<Halt>,
 }
 
@@ -27,17 +26,11 @@ impl Sink {
     /// False once the writer stopped this stream (it reports why) or is gone.
     /// `last`: the window's last page.
     async fn send(&self, page: Page, window: Window, total: Option<u64>, last: bool) -> bool {
+        let end = last.then_some(window.to);
         !self.stop.halted()
-            && self
-                .tx
-                .send(Msg {
-                    stream: self.idx,
-                    page,
-                    window_end: last.then_some(window.to),
-                    window: Some((window, total)),
-                })
+            && (self.pipe)
+                .send(Msg::new(self.idx, page, end, Some((window, total))))
                 .await
-                .is_ok()
     }
 }
 
@@ -47,11 +40,11 @@ pub(super) async fn produce(
     stream: Arc<Stream>,
     idx: usize,
     range: Window,
-    tx: mpsc::Sender<Msg>,
+    pipe: Pipe,
     counters: Arc<Counters>,
     stop: Arc<Halt>,
 ) -> Result<Fetched, ConnectorError> {
-    let sink = Sink { idx, tx, stop };
+    let sink = Sink { idx, pipe, stop };
     let name = stream.key.stream.as_str();
     // For `status`; a list we may not read is no failure.
     let catalog = match stream.connector.catalog(name, &counters).await {

@@ -12,10 +12,16 @@ use crate::record::{StreamKey, Table};
 use crate::store::{Lease, PageWrite, RunCounts, Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// The most pages one write transaction takes from the queue.
 const MAX_PAGES_PER_TRANSACTION: usize = 64;
+
+/// The most text (records and rejects) in pages sent and not yet written.
+/// Pages differ in size a hundredfold (a Gong page holds 100 entries, a Genesys
+/// one 500 larger messages), so a count of pages alone does not keep memory
+/// flat. A page larger than this still goes, alone.
+const MAX_BYTES_IN_FLIGHT: u32 = 12 << 20;
 
 /// A page on its way to the writer.
 pub(super) struct Msg {
@@ -25,6 +31,62 @@ pub(super) struct Msg {
     pub(super) window_end: Option<DateTime<Utc>>,
     /// The window the page is from, and the records the vendor said it holds.
     pub(super) window: Option<(Window, Option<u64>)>,
+    /// The page's share of [`MAX_BYTES_IN_FLIGHT`], given back when the writer
+    /// is done with the page (the message is dropped).
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Msg {
+    pub(super) fn new(
+        stream: usize,
+        page: Page,
+        window_end: Option<DateTime<Utc>>,
+        window: Option<(Window, Option<u64>)>,
+    ) -> Msg {
+        Msg {
+            stream,
+            page,
+            window_end,
+            window,
+            held: None,
+        }
+    }
+}
+
+/// The fetchers' way to the writer: a channel bounded in pages, whose pages
+/// are bounded in bytes too, from when they are sent until they are written.
+#[derive(Clone)]
+pub(super) struct Pipe {
+    tx: mpsc::Sender<Msg>,
+    bytes: Arc<Semaphore>,
+    /// The bytes `bytes` holds when no page is in flight.
+    limit: u32,
+}
+
+impl Pipe {
+    /// A pipe holding at most `pages` pages (and [`MAX_BYTES_IN_FLIGHT`]).
+    pub(super) fn new(pages: usize) -> (Pipe, mpsc::Receiver<Msg>) {
+        Pipe::with_bytes(pages, MAX_BYTES_IN_FLIGHT)
+    }
+
+    fn with_bytes(pages: usize, bytes: u32) -> (Pipe, mpsc::Receiver<Msg>) {
+        let (tx, rx) = mpsc::channel(pages);
+        let limit = bytes.max(1);
+        let bytes = Arc::new(Semaphore::new(limit as usize));
+        (Pipe { tx, bytes, limit }, rx)
+    }
+
+    /// Sends once the page's bytes fit (a page larger than the whole bound
+    /// waits for all others to be written); false if the writer is gone.
+    pub(super) async fn send(&self, mut msg: Msg) -> bool {
+        let want = u32::try_from(msg.page.text_len()).unwrap_or(u32::MAX);
+        let want = want.clamp(1, self.limit);
+        let Ok(held) = self.bytes.clone().acquire_many_owned(want).await else {
+            return false;
+        };
+        msg.held = Some(held);
+        self.tx.send(msg).await.is_ok()
+    }
 }
 
 /// Where the writer puts one stream's pages.
@@ -183,6 +245,43 @@ fn position(reached: DateTime<Utc>, window: Option<(Window, Option<u64>, u64)>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Rejected;
+    use std::time::Duration;
+
+    fn page(bytes: usize) -> Msg {
+        let r = Rejected {
+            reason: String::new(),
+            raw_payload: "x".repeat(bytes),
+        };
+        Msg::new(
+            0,
+            Page {
+                rows: Vec::new(),
+                rejected: vec![r],
+            },
+            None,
+            None,
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_pipe_holds_a_page_back_until_its_bytes_fit() {
+        let (pipe, mut rx) = Pipe::with_bytes(8, 100);
+        assert!(pipe.send(page(60)).await);
+        let second = pipe.send(page(60));
+        tokio::pin!(second);
+        // Room for eight pages, not for 120 bytes: the second waits...
+        let waited = tokio::time::timeout(Duration::from_secs(3600), &mut second).await;
+        assert!(waited.is_err(), "sent past the byte bound");
+        // ...until the writer is done with the first.
+        drop(rx.recv().await);
+        assert!(second.await);
+        drop(rx.recv().await);
+        // A page larger than the whole bound goes, alone.
+        assert!(pipe.send(page(500)).await);
+        drop(rx);
+        assert!(!pipe.send(page(1)).await, "the writer is gone");
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
