@@ -1,6 +1,6 @@
 //! `backfill` with plain dates through the real binary: a date is a whole UTC
 //! day (`--to` included), and a gap the vendor no longer keeps ends no later
-//! than `--to`.
+//! than `--to` and takes none of the run's time.
 
 mod common;
 
@@ -72,4 +72,48 @@ async fn a_gap_past_retention_ends_at_the_end_of_the_range() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains(&gap), "expected `{gap}` in\n{}", text(&out));
+}
+
+/// The seconds a stream's line of `sync`/`backfill` output reports.
+fn seconds_of(stdout: &str, stream: &str) -> f64 {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(stream))
+        .unwrap_or_else(|| panic!("no line for {stream} in\n{stdout}"));
+    let last = line.split(", ").last().unwrap_or_default();
+    let secs = last.split('s').next().unwrap_or_default();
+    secs.parse()
+        .unwrap_or_else(|_| panic!("no seconds in `{line}`"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_all_gap_reports_its_own_time_not_the_runs() {
+    // AccessLog (kept 14 days) has nothing to read 25 to 20 days ago, while
+    // UserActivityLog reads 6 days there through answers slowed to 100 ms.
+    let env = Env::start(
+        sim_config(93, 30, 100),
+        "log_types = [\"AccessLog\", \"UserActivityLog\"]",
+    )
+    .await;
+    env.slow_every_response(100);
+    let now = auditmirror::clock::now();
+    let (from, to) = (
+        now - chrono::Duration::days(25),
+        now - chrono::Duration::days(20),
+    );
+    let (out, _) = run_bin(
+        &env.config,
+        &["backfill", "--from", &date(from), "--to", &date(to)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let gap = seconds_of(&stdout, "gong/acme/AccessLog");
+    let read = seconds_of(&stdout, "gong/acme/UserActivityLog");
+    // Six pages or more at 100 ms each: the reading stream took 0.6 s at least.
+    assert!(read >= 0.5, "{stdout}");
+    assert!(
+        gap < read,
+        "the gap's stream reported the run's time\n{stdout}"
+    );
 }

@@ -125,6 +125,14 @@ async fn run_inner(jobs: &mut [Job], range: Range, opts: &Options) -> Result<(),
         Range::Bounded(_) => RunKind::Backfill,
     };
     let mut store = prepare(jobs, range, kind, opts).await?;
+    // A stream with nothing to read (skipped, or its range all gap) is done
+    // once planned: its time is not the run's.
+    let planned = started.elapsed();
+    for j in jobs.iter_mut() {
+        if j.ready.as_ref().is_none_or(|r| r.window.is_none()) {
+            j.report.elapsed = planned;
+        }
+    }
     let reading = jobs
         .iter()
         .filter_map(|j| j.ready.as_ref())
