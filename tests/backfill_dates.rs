@@ -49,10 +49,11 @@ async fn plain_dates_read_whole_utc_days() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gap_past_retention_ends_at_the_end_of_the_range() {
-    // AccessLog is kept 14 days: a range ending 20 days ago is all gap.
-    let env = Env::start(sim_config(92, 1, 10), "log_types = [\"AccessLog\"]").await;
+type Instant = chrono::DateTime<chrono::Utc>;
+
+/// `backfill` of the days from 25 to 20 days ago (AccessLog keeps 14); it
+/// must succeed.
+async fn backfill_25_to_20_days_ago(env: &Env) -> (std::process::Output, (Instant, Instant)) {
     let now = auditmirror::clock::now();
     let (from, to) = (
         now - chrono::Duration::days(25),
@@ -64,6 +65,14 @@ async fn a_gap_past_retention_ends_at_the_end_of_the_range() {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    (out, (from, to))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_past_retention_ends_at_the_end_of_the_range() {
+    // AccessLog is kept 14 days: a range ending 20 days ago is all gap.
+    let env = Env::start(sim_config(92, 1, 10), "log_types = [\"AccessLog\"]").await;
+    let (out, (from, to)) = backfill_25_to_20_days_ago(&env).await;
     let end = midnight(to) + chrono::Duration::days(1);
     let gap = format!(
         "gap: events from {} to {} are no longer kept by the vendor",
@@ -96,17 +105,7 @@ async fn a_stream_all_gap_reports_its_own_time_not_the_runs() {
     )
     .await;
     env.slow_every_response(100);
-    let now = auditmirror::clock::now();
-    let (from, to) = (
-        now - chrono::Duration::days(25),
-        now - chrono::Duration::days(20),
-    );
-    let (out, _) = run_bin(
-        &env.config,
-        &["backfill", "--from", &date(from), "--to", &date(to)],
-    )
-    .await;
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let (out, _) = backfill_25_to_20_days_ago(&env).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let gap = seconds_of(&stdout, "gong/acme/AccessLog");
     let read = seconds_of(&stdout, "gong/acme/UserActivityLog");
