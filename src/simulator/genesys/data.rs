@@ -239,12 +239,7 @@ impl<'a> Ctx<'a> {
         if changed {
             name = format!("{name} (rev {})", self.rev);
         }
-        let code = format!("{svc}_{et}_{act}").to_uppercase();
-        let params = json!({"action": act, "entityType": et, "entityName": name});
-        let text = format!("{act} {et} '{name}'");
-        let template = "{action} {entityType} '{entityName}'";
-        let message = json!({"localizableMessageCode": code, "message": text,
-                             "messageWithParams": template, "messageParams": params});
+        let message = message(svc, et, act, &name);
         let path = match et {
             "User" => "users",
             "Queue" => "routing/queues",
@@ -270,46 +265,9 @@ impl<'a> Ctx<'a> {
             0..7 => json!({}),
             _ => json!({"transactionId": transaction, "actionContext": act}),
         };
-        let mut changes: Vec<Value> = Vec::new();
-        for k in 0..(act == "Update") as u64 * (1 + d % 2) {
-            let prop = *gen::pick(d >> (8 + 8 * k), PROPS);
-            let (old, new) = match prop {
-                "enabled" => (json!(["true"]), json!(["false"])),
-                "skills" => (json!([]), json!(["Español", "Billing"])),
-                _ => (json!([format!("{prop}-{k}")]), json!([format!("{prop} ✓")])),
-            };
-            changes.push(json!({"property": prop, "oldValues": old, "newValues": new}));
-        }
-        if changed {
-            let old: Vec<String> = self.rev.checked_sub(1).iter().map(u32::to_string).collect();
-            let new = [self.rev.to_string()];
-            changes.push(json!({"property": "revision", "oldValues": old, "newValues": new}));
-        }
-        let division = (
-            self.id("genesys.division", z % 3),
-            DIVISIONS[(z % 3) as usize],
-        );
-        let context = match z % 5 {
-            0 => None,
-            1 => Some(json!({})),
-            2 if et == "Exports" => Some(json!({"ExportType": "CSV", "HasEmail": "true"})),
-            2 | 3 => Some(json!({"divisionId": division.0, "divisionName": division.1})),
-            _ => Some(json!({"reason": "Überprüfung ✓", "source": "UI"})),
-        };
-        let members = matches!(act, "MemberAdd" | "MemberRemove" | "Assign" | "Unassign");
-        let entity_changes = if members {
-            let u = ((z >> 8) % USERS.len() as u64) as usize;
-            let (old, new) = match act {
-                "MemberAdd" | "Assign" => (json!([]), json!([et])),
-                _ => (json!([et]), json!([])),
-            };
-            let id = self.user_id(u);
-            let change = json!({"entityId": id, "entityName": USERS[u], "entityType": "User",
-                                "oldValues": old, "newValues": new});
-            Some(json!([change]))
-        } else {
-            (z % 10 != 9).then(|| json!([]))
-        };
+        let changes = self.property_changes(act, d, changed);
+        let context = self.context(et, z);
+        let entity_changes = self.entity_changes(act, et, z);
         let mut o = compact(json!({
             "id": gen::uuid(seed, self.tag, i),
             "userHomeOrgId": (!system || a % 10 != 0).then(|| self.org_id(m)),
@@ -333,6 +291,59 @@ impl<'a> Ctx<'a> {
             o[key] = bad;
         }
         o
+    }
+
+    /// `propertyChanges`: an Update changes one or two properties; a changed
+    /// record (`changed_every`) also its revision.
+    fn property_changes(&self, act: &str, d: u64, changed: bool) -> Vec<Value> {
+        let mut changes: Vec<Value> = Vec::new();
+        for k in 0..(act == "Update") as u64 * (1 + d % 2) {
+            let prop = *gen::pick(d >> (8 + 8 * k), PROPS);
+            let (old, new) = match prop {
+                "enabled" => (json!(["true"]), json!(["false"])),
+                "skills" => (json!([]), json!(["Español", "Billing"])),
+                _ => (json!([format!("{prop}-{k}")]), json!([format!("{prop} ✓")])),
+            };
+            changes.push(json!({"property": prop, "oldValues": old, "newValues": new}));
+        }
+        if changed {
+            let old: Vec<String> = self.rev.checked_sub(1).iter().map(u32::to_string).collect();
+            let new = [self.rev.to_string()];
+            changes.push(json!({"property": "revision", "oldValues": old, "newValues": new}));
+        }
+        changes
+    }
+
+    /// `context`: absent, empty, an export's, a division, or free text.
+    fn context(&self, et: &str, z: u64) -> Option<Value> {
+        let division = (
+            self.id("genesys.division", z % 3),
+            DIVISIONS[(z % 3) as usize],
+        );
+        match z % 5 {
+            0 => None,
+            1 => Some(json!({})),
+            2 if et == "Exports" => Some(json!({"ExportType": "CSV", "HasEmail": "true"})),
+            2 | 3 => Some(json!({"divisionId": division.0, "divisionName": division.1})),
+            _ => Some(json!({"reason": "Überprüfung ✓", "source": "UI"})),
+        }
+    }
+
+    /// `entityChanges`: the user a membership action added or removed.
+    fn entity_changes(&self, act: &str, et: &str, z: u64) -> Option<Value> {
+        let members = matches!(act, "MemberAdd" | "MemberRemove" | "Assign" | "Unassign");
+        if !members {
+            return (z % 10 != 9).then(|| json!([]));
+        }
+        let u = ((z >> 8) % USERS.len() as u64) as usize;
+        let (old, new) = match act {
+            "MemberAdd" | "Assign" => (json!([]), json!([et])),
+            _ => (json!([et]), json!([])),
+        };
+        let id = self.user_id(u);
+        let change = json!({"entityId": id, "entityName": USERS[u], "entityType": "User",
+                            "oldValues": old, "newValues": new});
+        Some(json!([change]))
     }
 
     /// Indexes that may hold results of `q` at `now_us` (never past now).
@@ -363,4 +374,14 @@ impl<'a> Ctx<'a> {
             }
         }
     }
+}
+
+/// `message`: its code, text, template and parameters.
+fn message(svc: &str, et: &str, act: &str, name: &str) -> Value {
+    let code = format!("{svc}_{et}_{act}").to_uppercase();
+    let params = json!({"action": act, "entityType": et, "entityName": name});
+    let text = format!("{act} {et} '{name}'");
+    let template = "{action} {entityType} '{entityName}'";
+    json!({"localizableMessageCode": code, "message": text,
+           "messageWithParams": template, "messageParams": params})
 }
